@@ -13,7 +13,6 @@ import inspect
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
+
+from mobrecon.io_utils import atomic_save_npz
 
 from .qem import decimate
 from .spiral import spirals as make_spirals
@@ -290,18 +291,5 @@ def load_or_build(vertices: np.ndarray, faces: np.ndarray, cache_dir: Path | str
         except Exception:  # corrupt / truncated / foreign file: rebuild below
             pass
     h = build_hierarchy(vertices, faces, **kw)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=cache_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **_to_arrays(h, key))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_save_npz(path, _to_arrays(h, key))
     return h

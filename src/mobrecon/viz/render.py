@@ -20,22 +20,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = [
-    "SYSTEM_PACKAGES",
-    "Camera",
-    "MeshRenderer",
-    "RenderResult",
-    "look_at_camera",
-    "render_mesh_png",
-    "vertex_normals",
-]
+from mobrecon.io_utils import atomic_path
 
 SKIN = (0.85, 0.64, 0.52)
 
@@ -448,20 +439,8 @@ def look_at_camera(
 def _write_png_atomic(rgb: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(rgb).save(fh, format="PNG")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(rgb).save(tmp, format="PNG")
 
 
 def render_mesh_png(

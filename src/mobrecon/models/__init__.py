@@ -1,0 +1,1 @@
+"""Network modules of MobRecon: spiral convolutions, the 3D decoder, feature lifting, pose pooling."""

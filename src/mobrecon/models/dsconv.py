@@ -1,0 +1,64 @@
+"""DSConv: depth-wise separable spiral convolution (MobRecon Eq. 8-9).
+
+Depth-wise (Eq. 8), per channel ``i`` a weight over the S spiral positions, no bias::
+
+    g_i(v) = sum_s Wd[i, s] * f_i(v_s)
+
+Point-wise (Eq. 9), an FC over channels with bias::
+
+    f'(v) = Wp g(v) + b,    Wp: (C_out, C_in)
+
+Cost per vertex: S * C_in + C_in * C_out multiply-adds instead of SpiralConv++'s
+S * C_in * C_out. The same layer is a SpiralConv++ with the factorised weight
+``W[o, s * C_in + i] = Wp[o, i] * Wd[i, s]`` (:func:`dsconv_as_spiralconv`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .spiral_conv import SpiralConvPP, as_index_tensor, spiral_gather
+
+__all__ = ["DSConv", "dsconv_as_spiralconv"]
+
+
+class DSConv(nn.Module):
+    """(B, N, C_in) -> (B, N, C_out).
+
+    spiral_indices: (N, S) int64. Parameters: ``depthwise_weight`` (C_in, S),
+    ``pointwise.weight`` (C_out, C_in), ``pointwise.bias`` (C_out,).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, spiral_indices, bias: bool = True):
+        super().__init__()
+        idx = as_index_tensor(spiral_indices)
+        self.in_ch, self.out_ch = int(in_ch), int(out_ch)
+        self.num_vertices, self.spiral_length = int(idx.shape[0]), int(idx.shape[1])
+        self.register_buffer("index", idx.reshape(-1), persistent=False)
+        self.depthwise_weight = nn.Parameter(torch.empty(self.in_ch, self.spiral_length))
+        self.pointwise = nn.Linear(self.in_ch, self.out_ch, bias=bias)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Depth-wise: U(-1/sqrt(S), 1/sqrt(S)) (fan-in S, as a grouped conv); point-wise: nn.Linear default."""
+        bound = 1.0 / math.sqrt(self.spiral_length)
+        nn.init.uniform_(self.depthwise_weight, -bound, bound)
+        self.pointwise.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, N, C_in) -> (B, N, C_out)."""
+        g = spiral_gather(x, self.index, self.num_vertices, self.spiral_length)  # (B, N, S, C_in)
+        # (B, N, C_in, 1, S) @ (C_in, S, 1) -> (B, N, C_in, 1, 1): one S-dot-product per channel
+        d = torch.matmul(g.transpose(2, 3).unsqueeze(-2), self.depthwise_weight.unsqueeze(-1))
+        return self.pointwise(d.reshape(x.shape[0], self.num_vertices, self.in_ch))
+
+    def extra_repr(self) -> str:
+        return f"{self.in_ch}, {self.out_ch}, vertices={self.num_vertices}, spiral={self.spiral_length}"
+
+
+def dsconv_as_spiralconv(ds: DSConv) -> SpiralConvPP:
+    """The equivalent SpiralConv++ (see :meth:`SpiralConvPP.from_dsconv`)."""
+    return SpiralConvPP.from_dsconv(ds)

@@ -1,0 +1,79 @@
+"""Multiply-add (Mult-Adds) and parameter counting with ``torch.utils.flop_counter``.
+
+``FlopCounterMode`` counts 2 FLOPs per multiply-add for the matrix ops it knows (mm, addmm, bmm,
+baddbmm, convolution, attention); Mult-Adds = FLOPs / 2. Element-wise ops (bias adds in
+``addmm`` aside, ReLU, mean, ...) count 0, as in the usual Mult-Adds convention.
+
+Added formulas (passed through ``custom_mapping``, so no global registry is touched):
+
+* ``aten.grid_sampler_2d``: bilinear interpolation of each output element blends 4 input values,
+  counted as 4 multiply-adds per output element per channel (the weight computation per sample
+  point is shared across channels and ignored); nearest counts 0, bicubic 16.
+* ``aten.index_select``: a gather, 0 multiply-adds (listed explicitly for clarity).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+__all__ = ["MacReport", "count_macs_params", "mac_report", "custom_flop_mapping"]
+
+_TAPS = {0: 4, 1: 0, 2: 16}  # grid_sampler interpolation_mode: bilinear, nearest, bicubic
+
+
+def _grid_sampler_2d_flop(input_shape, grid_shape, interpolation_mode=0, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs (2 per multiply-add) of grid_sampler_2d; out_shape: (N, C, H_out, W_out)."""
+    return 2 * _TAPS.get(int(interpolation_mode), 4) * math.prod(out_shape)
+
+
+def _zero_flop(*args, out_shape=None, **kwargs) -> int:
+    return 0
+
+
+def custom_flop_mapping() -> dict:
+    """The extra formulas handed to ``FlopCounterMode(custom_mapping=...)``."""
+    return {
+        torch.ops.aten.grid_sampler_2d: _grid_sampler_2d_flop,
+        torch.ops.aten.index_select: _zero_flop,
+    }
+
+
+@dataclass
+class MacReport:
+    """macs: total Mult-Adds; params: parameter count; by_module: Mult-Adds per module path
+    (FlopCounterMode's names, e.g. ``'Decoder3D.blocks.0.up'``; parents include children)."""
+
+    macs: int
+    params: int
+    by_module: dict[str, int] = field(default_factory=dict)
+
+    def macs_excluding(self, suffix: str) -> int:
+        """Total Mult-Adds minus those of the modules whose path ends with ``suffix`` (e.g. '.up')."""
+        return self.macs - sum(v for k, v in self.by_module.items() if k.endswith(suffix))
+
+
+def mac_report(module: nn.Module, *inputs) -> MacReport:
+    """Run ``module(*inputs)`` once (eval, no grad) under the counter; parameters are all of
+    ``module.parameters()``. Batch size is whatever ``inputs`` have (use 1 for per-sample counts)."""
+    was_training = module.training
+    module.eval()
+    counter = FlopCounterMode(display=False, depth=None, custom_mapping=custom_flop_mapping())
+    try:
+        with torch.no_grad(), counter:
+            module(*inputs)
+    finally:
+        module.train(was_training)
+    by_module = {k: sum(v.values()) // 2 for k, v in counter.get_flop_counts().items() if k != "Global"}
+    params = sum(p.numel() for p in module.parameters())
+    return MacReport(counter.get_total_flops() // 2, params, by_module)
+
+
+def count_macs_params(module: nn.Module, *inputs) -> tuple[int, int]:
+    """(Mult-Adds, parameters) of one forward of ``module(*inputs)``; see :func:`mac_report`."""
+    r = mac_report(module, *inputs)
+    return r.macs, r.params

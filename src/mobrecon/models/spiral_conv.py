@@ -1,0 +1,82 @@
+"""SpiralConv++ (MobRecon Eq. 7, after SpiralNet++): gather a vertex's spiral, concatenate, one FC.
+
+For vertex ``v`` with spiral ``k-disk(v)_S = (v_1, ..., v_S)``::
+
+    f'(v) = W [f(v_1) || f(v_2) || ... || f(v_S)] + b,    W: (C_out, S * C_in)
+
+Column ``s * C_in + i`` of ``W`` multiplies channel ``i`` of the ``s``-th spiral element.
+The gather uses ``index_select`` on a flattened (N * S,) index buffer, which exports to ONNX as a
+plain ``Gather``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from .dsconv import DSConv
+
+__all__ = ["SpiralConvPP", "as_index_tensor", "spiral_gather"]
+
+
+def as_index_tensor(spiral_indices) -> torch.Tensor:
+    """(N, S) int array / tensor -> contiguous (N, S) int64 tensor; checks the shape."""
+    if isinstance(spiral_indices, np.ndarray):
+        idx = torch.from_numpy(np.ascontiguousarray(spiral_indices, dtype=np.int64))
+    else:
+        idx = torch.as_tensor(spiral_indices, dtype=torch.long)
+    if idx.dim() != 2:
+        raise ValueError(f"spiral indices must be (N, S), got shape {tuple(idx.shape)}")
+    return idx.contiguous()
+
+
+def spiral_gather(x: torch.Tensor, flat_index: torch.Tensor, n: int, s: int) -> torch.Tensor:
+    """x (B, N_in, C), flat_index (n * s,) -> (B, n, s, C): the spiral neighbours' features."""
+    b, _, c = x.shape
+    return x.index_select(1, flat_index).reshape(b, n, s, c)
+
+
+class SpiralConvPP(nn.Module):
+    """SpiralConv++: (B, N, C_in) -> (B, N, C_out).
+
+    spiral_indices: (N, S) int64 (array or tensor); row ``v`` is the spiral of vertex ``v`` and
+    starts at ``v``. Kept as a non-persistent buffer (it is derived from the mesh, not learned).
+    Parameters: ``linear.weight`` (C_out, S * C_in), ``linear.bias`` (C_out,).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, spiral_indices, bias: bool = True):
+        super().__init__()
+        idx = as_index_tensor(spiral_indices)
+        self.in_ch, self.out_ch = int(in_ch), int(out_ch)
+        self.num_vertices, self.spiral_length = int(idx.shape[0]), int(idx.shape[1])
+        self.register_buffer("index", idx.reshape(-1), persistent=False)
+        self.linear = nn.Linear(self.spiral_length * self.in_ch, self.out_ch, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, N, C_in) -> (B, N, C_out)."""
+        g = spiral_gather(x, self.index, self.num_vertices, self.spiral_length)  # (B, N, S, C_in)
+        return self.linear(g.reshape(x.shape[0], self.num_vertices, self.spiral_length * self.in_ch))
+
+    @classmethod
+    def from_dsconv(cls, ds: "DSConv") -> "SpiralConvPP":
+        """The SpiralConv++ computing exactly what ``ds`` computes (a rank-factorised weight).
+
+        W[o, s * C_in + i] = Wp[o, i] * Wd[i, s]; bias = the point-wise bias.
+        """
+        idx = ds.index.reshape(ds.num_vertices, ds.spiral_length)
+        conv = cls(ds.in_ch, ds.out_ch, idx.cpu(), bias=ds.pointwise.bias is not None)
+        with torch.no_grad():
+            wd = ds.depthwise_weight  # (C_in, S)
+            wp = ds.pointwise.weight  # (C_out, C_in)
+            w = wp[:, None, :] * wd.t()[None, :, :]  # (C_out, S, C_in)
+            conv.linear.weight.copy_(w.reshape(ds.out_ch, ds.spiral_length * ds.in_ch))
+            if ds.pointwise.bias is not None:
+                conv.linear.bias.copy_(ds.pointwise.bias)
+        return conv.to(device=wp.device, dtype=wp.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_ch}, {self.out_ch}, vertices={self.num_vertices}, spiral={self.spiral_length}"

@@ -1,0 +1,185 @@
+"""3D decoder, spiral convolutions, feature lifting, pose pooling and Mult-Adds counting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mobrecon.hand.load import hand_hierarchy
+from mobrecon.hand.openhand import OpenHand
+from mobrecon.models.decoder3d import Decoder3D
+from mobrecon.models.dsconv import DSConv, dsconv_as_spiralconv
+from mobrecon.models.flops import count_macs_params, mac_report
+from mobrecon.models.lifting import FCLifting, PoseVertexLifting
+from mobrecon.models.pose_pooling import grid_sample_pooling, heatmap_pooling
+from mobrecon.models.spiral_conv import SpiralConvPP
+
+
+@pytest.fixture(scope="module")
+def hier():
+    return hand_hierarchy(OpenHand())
+
+
+@pytest.mark.parametrize("conv", ["dsconv", "spiralconv"])
+def test_decoder_forward_backward(hier, conv):
+    torch.manual_seed(0)
+    dec = Decoder3D(hier, conv=conv)
+    x = torch.randn(2, 49, 256, requires_grad=True)
+    out = dec(x)
+    assert out.shape == (2, 778, 3)
+    assert torch.isfinite(out).all()
+    out.square().mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert all(p.grad is not None for p in dec.parameters())
+    # up-sampling matrices are dense, non-persistent buffers
+    ups = [b.up.up for b in dec.blocks]
+    assert [tuple(u.shape) for u in ups] == [(98, 49), (195, 98), (389, 195), (778, 389)]
+    assert all(u.layout == torch.strided for u in ups)
+    assert not any(k.endswith("up.up") for k in dec.state_dict())
+
+
+def test_decoder_rejects_bad_input(hier):
+    dec = Decoder3D(hier)
+    with pytest.raises(ValueError):
+        dec(torch.randn(1, 98, 256))
+    with pytest.raises(ValueError):
+        Decoder3D(hier, channels=(256, 128, 64))
+    with pytest.raises(ValueError):
+        Decoder3D(hier, conv="nope")
+
+
+def test_spiralconv_matches_definition(hier):
+    torch.manual_seed(1)
+    spiral = hier.spirals[3]  # (98, 9)
+    conv = SpiralConvPP(5, 7, spiral)
+    x = torch.randn(2, 98, 5)
+    y = conv(x)
+    idx = torch.from_numpy(spiral)
+    ref = conv.linear(x[:, idx].reshape(2, 98, 9 * 5))  # concat order: s-major, channel-minor
+    assert y.shape == (2, 98, 7)
+    torch.testing.assert_close(y, ref)
+
+
+def test_dsconv_equals_factorised_spiralconv(hier):
+    torch.manual_seed(2)
+    spiral = hier.spirals[2]  # (195, 9)
+    ds = DSConv(16, 8, spiral)
+    with torch.no_grad():
+        ds.pointwise.bias.normal_()
+    sc = dsconv_as_spiralconv(ds)
+    assert isinstance(sc, SpiralConvPP)
+    x = torch.randn(3, 195, 16)
+    diff = (ds(x) - sc(x)).abs().max().item()
+    assert diff < 1e-5
+    # explicit depth-wise then point-wise
+    g = x[:, torch.from_numpy(spiral)]  # (B, N, S, C)
+    ref = ds.pointwise((g * ds.depthwise_weight.t()).sum(2))
+    assert (ds(x) - ref).abs().max().item() < 1e-5
+    wd, wp = ds.depthwise_weight, ds.pointwise.weight
+    assert torch.allclose(sc.linear.weight[3, 2 * 16 + 5], wp[3, 5] * wd[5, 2])
+
+
+def test_pvl_identity_passthrough():
+    pvl = PoseVertexLifting()
+    assert pvl.weight.shape == (49, 21)
+    assert torch.all(pvl.weight == 0.01)
+    assert sum(p.numel() for p in pvl.parameters()) == 1029
+    with torch.no_grad():
+        pvl.weight.zero_()
+        pvl.weight[:21] = torch.eye(21)
+    x = torch.randn(2, 21, 256)
+    y = pvl(x)
+    assert y.shape == (2, 49, 256)
+    torch.testing.assert_close(y[:, :21], x)
+    assert torch.all(y[:, 21:] == 0)
+
+
+def test_fc_lifting_params():
+    fc = FCLifting()
+    n = sum(p.numel() for p in fc.parameters())
+    assert n == 256 * 49 * 256 + 49 * 256 == 3_223_808  # paper: 3.2M
+    out = fc(torch.randn(2, 256, 4, 4))
+    assert out.shape == (2, 49, 256)
+
+
+def test_grid_sample_pooling_pixel_centres():
+    torch.manual_seed(3)
+    B, C, H, W = 2, 6, 4, 5
+    feat = torch.randn(B, C, H, W)
+    ii, jj = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    ii, jj = ii.reshape(-1)[:21 - 1], jj.reshape(-1)[:21 - 1]
+    ii, jj = torch.cat([ii, torch.tensor([H - 1])]), torch.cat([jj, torch.tensor([W - 1])])
+    uv = torch.stack([jj / (W - 1), ii / (H - 1)], dim=-1).float()  # (21, 2): (x, y)
+    uv = uv.expand(B, 21, 2)
+    out = grid_sample_pooling(feat, uv)
+    assert out.shape == (B, 21, C)
+    ref = feat[:, :, ii, jj].transpose(1, 2)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
+    # half-way between two pixel centres: the average
+    mid = grid_sample_pooling(feat, torch.tensor([[[0.5 / (W - 1), 0.0]]]).expand(B, 1, 2))
+    torch.testing.assert_close(mid[:, 0], 0.5 * (feat[:, :, 0, 0] + feat[:, :, 0, 1]))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "max"])
+def test_heatmap_pooling_one_hot(reduce):
+    torch.manual_seed(4)
+    B, C, H, W, J = 2, 5, 4, 4, 21
+    feat = torch.randn(B, C, H, W).abs() + 0.1  # positive, so 'max' picks the hot pixel
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, H, size=(B, J)), rng.integers(0, W, size=(B, J))
+    heat = torch.zeros(B, J, H, W)
+    for b in range(B):
+        for j in range(J):
+            heat[b, j, ys[b, j], xs[b, j]] = 1.0
+    out = heatmap_pooling(feat, heat, reduce=reduce)
+    assert out.shape == (B, J, C)
+    for b in range(B):
+        for j in range(J):
+            torch.testing.assert_close(out[b, j], feat[b, :, ys[b, j], xs[b, j]])
+    # a heatmap at another resolution is resized first
+    assert heatmap_pooling(feat, torch.rand(B, J, 8, 8), reduce=reduce).shape == (B, J, C)
+
+
+def _sparse_up_macs(hier, channels=(256, 256, 128, 64)):
+    """Mult-Adds of the up-sampling done sparsely: nnz(up_l) * C per block."""
+    levels = [3, 2, 1, 0]
+    return sum(hier.up[l].nnz * c for l, c in zip(levels, channels))
+
+
+def test_macs_params_vs_paper(hier):
+    x = torch.randn(1, 49, 256)
+    rows = {}
+    for conv in ("dsconv", "spiralconv"):
+        r = mac_report(Decoder3D(hier, conv=conv), x)
+        rows[conv] = (r.macs, r.macs_excluding(".up"), r.params)
+        print(f"{conv}: Mult-Adds with dense up-sampling {r.macs:,}, without {r.macs_excluding('.up'):,}, "
+              f"sparse up-sampling would add {_sparse_up_macs(hier):,}; params {r.params:,}")
+    pvl_macs, pvl_params = count_macs_params(PoseVertexLifting(), torch.randn(1, 21, 256))
+    fc_macs, fc_params = count_macs_params(FCLifting(), torch.randn(1, 256, 4, 4))
+    print(f"PVL: Mult-Adds {pvl_macs:,}, params {pvl_params:,}; FC lifting: {fc_macs:,} / {fc_params:,}")
+
+    def near(a, b, tol=0.10):
+        return abs(a - b) <= tol * b
+
+    # paper Table 4: DSConv decoder 19.5M / 0.1M; SpiralConv++ decoder 159.0M / 1.0M
+    # (the paper's figures match the convolutions alone; the up-sampling is not counted)
+    assert near(rows["dsconv"][1], 19.5e6) and near(rows["spiralconv"][1], 159.0e6)
+    assert rows["dsconv"][1] == 19_462_400 and rows["spiralconv"][1] == 159_003_072
+    assert rows["dsconv"][2] == 115_747 and near(rows["dsconv"][2], 0.1e6, 0.2)
+    assert rows["spiralconv"][2] == 978_243 and near(rows["spiralconv"][2], 1.0e6)
+    # dense up-sampling matmuls: 49*98*256 + 98*195*256 + 195*389*128 + 389*778*64
+    dense_up = 98 * 49 * 256 + 195 * 98 * 256 + 389 * 195 * 128 + 778 * 389 * 64
+    assert rows["dsconv"][0] - rows["dsconv"][1] == dense_up
+    # paper Table 2: PVL 0.3M Mult-Adds, 1,029 params; FC 3.2M / 3.2M
+    assert pvl_params == 1029 and pvl_macs == 49 * 21 * 256 and near(pvl_macs, 0.3e6, 0.15)
+    assert fc_macs == 256 * 49 * 256 and near(fc_macs, 3.2e6) and near(fc_params, 3.2e6)
+
+
+def test_grid_sample_macs():
+    class Pool(torch.nn.Module):
+        def forward(self, f, uv):
+            return grid_sample_pooling(f, uv)
+
+    macs, params = count_macs_params(Pool(), torch.randn(1, 256, 4, 4), torch.rand(1, 21, 2))
+    assert (macs, params) == (4 * 256 * 21, 0)
