@@ -1,1 +1,5 @@
-"""Network modules of MobRecon: spiral convolutions, the 3D decoder, feature lifting, pose pooling."""
+"""The MobRecon network and its ablation variants, assembled by name: ``build(name)``."""
+
+from mobrecon.models.registry import CONFIGS, build, names
+
+__all__ = ["CONFIGS", "build", "names"]

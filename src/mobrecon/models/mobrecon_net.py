@@ -1,0 +1,86 @@
+"""MobRecon assembled (paper Fig. 2): 2D encoder -> 2D pose -> pose pooling -> lifting -> 3D decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mobrecon.models.decoder3d import Decoder3D
+from mobrecon.models.lifting import FCLifting, PoseVertexLifting
+from mobrecon.models.mapreg import MapReg, RegressionHead
+from mobrecon.models.pose_pooling import grid_sample_pooling
+
+
+@dataclass(frozen=True)
+class MobReconConfig:
+    """encoder: densestack | ghoststack; pose2d: mapreg | regression; lifting: pvl | fc;
+    decoder: dsconv | spiralconv; hand: 'openhand' or a MANO_RIGHT.pkl path."""
+
+    encoder: str = "ghoststack"
+    pose2d: str = "mapreg"
+    lifting: str = "pvl"
+    decoder: str = "dsconv"
+    hand: str = "openhand"
+    input_size: int = 128
+    latent_ch: int = 256
+
+
+class MobRecon(nn.Module):
+    """img (B, 3, S, S) normalised as (x - 0.5) / 0.5 -> dict with
+    ``uv`` (B, 21, 2) in [0, 1] of the crop, ``joints2d`` (B, 21, 2) crop pixels,
+    ``vertices`` (B, V, 3) root-relative metres, ``joints3d`` (B, 21, 3) = J_regressor @ vertices."""
+
+    def __init__(self, cfg: MobReconConfig, hand=None, hierarchy=None):
+        super().__init__()
+        from mobrecon.hand.load import hand_hierarchy, load_hand
+
+        self.cfg = cfg
+        hand = hand if hand is not None else load_hand(cfg.hand)
+        hierarchy = hierarchy if hierarchy is not None else hand_hierarchy(hand)
+        if cfg.encoder == "densestack":
+            from mobrecon.models.densestack import DenseStack
+
+            self.encoder = DenseStack(latent_ch=cfg.latent_ch)
+        elif cfg.encoder == "ghoststack":
+            from mobrecon.models.ghoststack import GhostStack
+
+            self.encoder = GhostStack(latent_ch=cfg.latent_ch)
+        else:
+            raise ValueError(f"unknown encoder {cfg.encoder!r}")
+        if cfg.pose2d == "mapreg":
+            self.pose2d = MapReg(in_ch=self.encoder.out_ch)
+        elif cfg.pose2d == "regression":
+            self.pose2d = RegressionHead(in_ch=cfg.latent_ch)
+            # Direct regression reads only F_e: the second stack's up-sampling path is unused.
+            del self.encoder.stack2.decoder
+        else:
+            raise ValueError(f"unknown pose2d head {cfg.pose2d!r}")
+        n_coarse = hierarchy.counts[-1]
+        if cfg.lifting == "pvl":
+            self.lifting = PoseVertexLifting(n_joints=21, n_vertices=n_coarse)
+        elif cfg.lifting == "fc":
+            self.lifting = FCLifting(in_ch=cfg.latent_ch, n_vertices=n_coarse, out_ch=cfg.latent_ch)
+        else:
+            raise ValueError(f"unknown lifting {cfg.lifting!r}")
+        self.decoder = Decoder3D(hierarchy, conv=cfg.decoder, in_ch=cfg.latent_ch)
+        self.register_buffer("J_regressor", hand.J_regressor.detach().clone().float(), persistent=False)
+        self.register_buffer("faces", hand.faces.detach().clone(), persistent=False)
+
+    def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
+        if img.dim() != 4 or img.shape[1] != 3:
+            raise ValueError(f"expected images (B, 3, H, W), got {tuple(img.shape)}")
+        if self.cfg.pose2d == "mapreg":
+            latent, fmap = self.encoder(img)
+            uv = self.pose2d(fmap)
+        else:
+            latent = self.encoder(img, with_map=False)
+            uv = self.pose2d(latent)
+        if self.cfg.lifting == "pvl":
+            feats = self.lifting(grid_sample_pooling(latent, uv))
+        else:
+            feats = self.lifting(latent)
+        verts = self.decoder(feats)
+        joints3d = torch.einsum("jv,bvc->bjc", self.J_regressor, verts)
+        return {"uv": uv, "joints2d": uv * self.cfg.input_size, "vertices": verts, "joints3d": joints3d}
