@@ -20,12 +20,12 @@ import math
 import torch
 from torch import nn
 
-from .spiral_conv import SpiralConvPP, as_index_tensor, spiral_gather
+from .spiral_conv import SpiralConvPP, SpiralModule, spiral_gather
 
 __all__ = ["DSConv", "dsconv_as_spiralconv"]
 
 
-class DSConv(nn.Module):
+class DSConv(SpiralModule):
     """(B, N, C_in) -> (B, N, C_out).
 
     spiral_indices: (N, S) int64. Parameters: ``depthwise_weight`` (C_in, S),
@@ -33,11 +33,7 @@ class DSConv(nn.Module):
     """
 
     def __init__(self, in_ch: int, out_ch: int, spiral_indices, bias: bool = True):
-        super().__init__()
-        idx = as_index_tensor(spiral_indices)
-        self.in_ch, self.out_ch = int(in_ch), int(out_ch)
-        self.num_vertices, self.spiral_length = int(idx.shape[0]), int(idx.shape[1])
-        self.register_buffer("index", idx.reshape(-1), persistent=False)
+        super().__init__(in_ch, out_ch, spiral_indices)
         self.depthwise_weight = nn.Parameter(torch.empty(self.in_ch, self.spiral_length))
         self.pointwise = nn.Linear(self.in_ch, self.out_ch, bias=bias)
         self.reset_parameters()

@@ -40,7 +40,18 @@ def spiral_gather(x: torch.Tensor, flat_index: torch.Tensor, n: int, s: int) -> 
     return x.index_select(1, flat_index).reshape(b, n, s, c)
 
 
-class SpiralConvPP(nn.Module):
+class SpiralModule(nn.Module):
+    """Base of the spiral operators: holds channel sizes and the flattened (N*S,) spiral index."""
+
+    def __init__(self, in_ch: int, out_ch: int, spiral_indices):
+        super().__init__()
+        idx = as_index_tensor(spiral_indices)
+        self.in_ch, self.out_ch = int(in_ch), int(out_ch)
+        self.num_vertices, self.spiral_length = int(idx.shape[0]), int(idx.shape[1])
+        self.register_buffer("index", idx.reshape(-1), persistent=False)
+
+
+class SpiralConvPP(SpiralModule):
     """SpiralConv++: (B, N, C_in) -> (B, N, C_out).
 
     spiral_indices: (N, S) int64 (array or tensor); row ``v`` is the spiral of vertex ``v`` and
@@ -49,11 +60,7 @@ class SpiralConvPP(nn.Module):
     """
 
     def __init__(self, in_ch: int, out_ch: int, spiral_indices, bias: bool = True):
-        super().__init__()
-        idx = as_index_tensor(spiral_indices)
-        self.in_ch, self.out_ch = int(in_ch), int(out_ch)
-        self.num_vertices, self.spiral_length = int(idx.shape[0]), int(idx.shape[1])
-        self.register_buffer("index", idx.reshape(-1), persistent=False)
+        super().__init__(in_ch, out_ch, spiral_indices)
         self.linear = nn.Linear(self.spiral_length * self.in_ch, self.out_ch, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
