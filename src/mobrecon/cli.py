@@ -101,6 +101,36 @@ def cmd_hand(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import torch
+
+    from mobrecon.models import build, names
+    from mobrecon.models.costs import measure_latency, model_costs
+
+    if args.model not in names():
+        raise UserError(f"--model {args.model!r}: unknown model; registered: {', '.join(names())}")
+    if args.runs < 1 or args.warmup < 0:
+        raise UserError("--runs must be >= 1 and --warmup >= 0")
+    torch.manual_seed(0)
+    model = build(args.model).eval()
+    result = {"model": args.model, **model_costs(model)}
+    lat = measure_latency(model, model.cfg.input_size, batch=1, warmup=args.warmup, runs=args.runs,
+                          threads=args.threads)
+    result.update(latency_ms=lat["median_ms"], latency_p90_ms=lat["p90_ms"], threads=lat["threads"],
+                  runs=lat["runs"], backend="torch-eager", torch=torch.__version__)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.model}: {result['macs'] / 1e6:.1f}M Mult-Adds, {result['params'] / 1e6:.2f}M params, "
+          f"{lat['median_ms']:.1f} ms median (p90 {lat['p90_ms']:.1f} ms, batch 1, "
+          f"{lat['threads']} threads, PyTorch eager)")
+    for part in ("encoder", "pose2d", "lifting", "decoder", "joints"):
+        r = result[part]
+        print(f"  {part:8s} {r['macs'] / 1e6:9.2f}M Mult-Adds {r['params']:>11,d} params")
+    print(f"  (dense up-sampling matrices as exported: {result['macs_dense_upsampling'] / 1e6:.1f}M Mult-Adds)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mobrecon import __version__
 
@@ -121,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--info", action="store_true", help="print vertex/face/joint counts and the mesh hierarchy")
     h.add_argument("--json", action="store_true", help="with --info: print one JSON object")
     h.set_defaults(func=cmd_hand)
+
+    b = sub.add_parser("bench", help="count Mult-Adds and parameters per part and time a model")
+    b.add_argument("--model", default="mobrecon_ghoststack", help="a registered model name")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--runs", type=int, default=30, help="timed runs (median and p90 reported)")
+    b.add_argument("--warmup", type=int, default=5, help="untimed runs first")
+    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 
 class ConvBNReLU(nn.Sequential):
-    """k x k conv followed (optionally) by BatchNorm and ReLU."""
+    """k x k conv followed (optionally) by BatchNorm and ReLU; (B, in, H, W) -> (B, out, H/s, W/s)."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1,
                  groups: int = 1, bn: bool = True, act: bool = True):
@@ -26,65 +26,64 @@ class ConvBNReLU(nn.Sequential):
         super().__init__(*layers)
 
 
-def projection(in_ch: int, out_ch: int) -> nn.Conv2d:
-    """Plain 1x1 conv with bias (no BN, no ReLU)."""
-    return nn.Conv2d(in_ch, out_ch, 1)
-
-
-class DSUnit(nn.Sequential):
-    """Depth-wise separable unit: 3x3 depth-wise conv-BN-ReLU + 1x1 point-wise conv-BN-ReLU."""
-
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
-        super().__init__(
-            ConvBNReLU(in_ch, in_ch, 3, stride, groups=in_ch),
-            ConvBNReLU(in_ch, out_ch, 1),
-        )
-
-
-class SEBlock(nn.Module):
-    """Squeeze-and-excitation channel re-weighting."""
-
-    def __init__(self, ch: int, reduction: int = 4):
-        super().__init__()
-        hidden = max(ch // reduction, 8)
-        self.fc1 = nn.Linear(ch, hidden)
-        self.fc2 = nn.Linear(hidden, ch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = x.mean(dim=(2, 3))
-        w = torch.sigmoid(self.fc2(F.relu(self.fc1(w), inplace=True)))
-        return x * w[:, :, None, None]
-
-
 class GhostModule(nn.Module):
-    """Ghost module (GhostNet): a primary conv makes ceil(out/ratio) channels, a cheap
-    depth-wise conv on those makes the rest; outputs are concatenated and cut to ``out_ch``."""
+    """Ghost module (GhostNet): a primary 1x1 conv makes ceil(out/ratio) channels, a cheap
+    3x3 depth-wise conv on those makes the rest; outputs are concatenated and cut to ``out_ch``.
+    (B, in_ch, H, W) -> (B, out_ch, H, W)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int = 1, ratio: int = 2,
-                 dw_kernel: int = 3, stride: int = 1, act: bool = True):
+    def __init__(self, in_ch: int, out_ch: int, ratio: int = 2, dw_kernel: int = 3):
         super().__init__()
         self.out_ch = out_ch
         primary = math.ceil(out_ch / ratio)
-        cheap = primary * (ratio - 1)
-        self.primary = ConvBNReLU(in_ch, primary, kernel, stride, act=act)
-        self.cheap = ConvBNReLU(primary, cheap, dw_kernel, 1, groups=primary, act=act)
+        self.primary = ConvBNReLU(in_ch, primary, 1)
+        self.cheap = ConvBNReLU(primary, primary * (ratio - 1), dw_kernel, groups=primary)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.primary(x)
-        out = torch.cat([p, self.cheap(p)], dim=1)
-        return out[:, : self.out_ch]
+        return torch.cat([p, self.cheap(p)], dim=1)[:, : self.out_ch]
 
 
-class GhostUnit(nn.Module):
-    """Depth-wise 3x3 then ghost 1x1: the ghost counterpart of :class:`DSUnit`."""
+def pointwise(in_ch: int, out_ch: int, ghost: bool = False) -> nn.Module:
+    """The 1x1 conv-BN-ReLU of the encoders, or its ghost-module replacement."""
+    return GhostModule(in_ch, out_ch) if ghost else ConvBNReLU(in_ch, out_ch, 1)
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
+
+class DSUnit(nn.Module):
+    """Depth-wise separable unit: ``n_dw`` 3x3 depth-wise conv-BN-ReLU, then a point-wise
+    conv-BN-ReLU (a ghost module when ``ghost``); a residual connection is added when the
+    input and output widths agree.  (B, in_ch, H, W) -> (B, out_ch, H, W)."""
+
+    def __init__(self, in_ch: int, out_ch: int, n_dw: int = 1, ghost: bool = False):
         super().__init__()
-        self.dw = ConvBNReLU(in_ch, in_ch, 3, stride, groups=in_ch)
-        self.ghost = GhostModule(in_ch, out_ch)
+        self.dw = nn.Sequential(*[ConvBNReLU(in_ch, in_ch, 3, groups=in_ch) for _ in range(n_dw)])
+        self.pw = pointwise(in_ch, out_ch, ghost)
+        self.residual = in_ch == out_ch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ghost(self.dw(x))
+        y = self.pw(self.dw(x))
+        return y + x if self.residual else y
+
+
+class SEBlock(nn.Module):
+    """Squeeze-and-excitation: global average pool -> FC (bias-free) + BN + ReLU -> FC + BN ->
+    sigmoid channel weights, hidden width min(ch / reduction, cap).  (B, C, H, W) -> same."""
+
+    def __init__(self, ch: int, reduction: int = 2, cap: int = 256):
+        super().__init__()
+        hidden = max(min(ch // reduction, cap), 1)
+        self.fc = nn.Sequential(
+            nn.Linear(ch, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, ch, bias=False), nn.BatchNorm1d(ch),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
+        return x * w[:, :, None, None]
+
+
+def projection(in_ch: int, out_ch: int, bias: bool = True) -> nn.Conv2d:
+    """Plain 1x1 conv (no BN, no ReLU)."""
+    return nn.Conv2d(in_ch, out_ch, 1, bias=bias)
 
 
 class Reorg(nn.Module):

@@ -5,6 +5,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .blocks import ConvBNReLU
+
 
 class MapReg(nn.Module):
     """Map-based position regression.
@@ -19,12 +21,12 @@ class MapReg(nn.Module):
         super().__init__()
         self.n_joints = n_joints
         self.map_size = map_size
-        self.reduce = nn.Conv2d(in_ch, n_joints, 1)
+        self.reduce = nn.Conv2d(in_ch, n_joints, 1, bias=False)
         h1, h2 = hidden
         self.mlp = nn.Sequential(
-            nn.Linear(map_size * map_size, h1), nn.ReLU(inplace=True),
-            nn.Linear(h1, h2), nn.ReLU(inplace=True),
-            nn.Linear(h2, 2),
+            nn.Linear(map_size * map_size, h1, bias=False), nn.ReLU(inplace=True),
+            nn.Linear(h1, h2, bias=False), nn.ReLU(inplace=True),
+            nn.Linear(h2, 2, bias=False),
         )
 
     def forward(self, feat_map: torch.Tensor) -> torch.Tensor:
@@ -55,33 +57,34 @@ def argmax_2d(heatmaps: torch.Tensor) -> torch.Tensor:
 
 
 class HeatmapHead(nn.Module):
-    """Heatmap alternative: map -> 1x1 conv to ``n_joints`` heatmaps, optionally up-sampled
-    (``upsample`` x bilinear).  ``forward`` returns ``(heatmaps, positions)`` where positions
-    (B, J, 2) in [0, 1] come from soft-argmax (``soft=True``) or hard argmax."""
+    """Heatmap alternative (Fig. 4a/b): the (B, in_ch, M, M) map is up-sampled x2 (bilinear),
+    refined by a 3x3 conv-BN-ReLU to ``hidden`` channels and turned into ``n_joints`` heatmap
+    logits (B, J, 2M, 2M) by a 1x1 conv.  ``forward`` returns ``(heatmaps, positions)``, with
+    positions (B, J, 2) in [0, 1] from soft-argmax (``soft=True``, differentiable) or the hard
+    argmax (heatmap supervision then trains the head)."""
 
-    def __init__(self, in_ch: int = 24, n_joints: int = 21, upsample: int = 1,
-                 soft: bool = True):
+    def __init__(self, in_ch: int = 24, n_joints: int = 21, hidden: int = 48, soft: bool = True):
         super().__init__()
-        self.conv = nn.Conv2d(in_ch, n_joints, 1)
-        self.upsample = upsample
+        self.refine = ConvBNReLU(in_ch, hidden, 3)
+        self.conv = nn.Conv2d(hidden, n_joints, 1)
         self.soft = soft
 
     def forward(self, feat_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hm = self.conv(feat_map)
-        if self.upsample > 1:
-            hm = F.interpolate(hm, scale_factor=self.upsample, mode="bilinear",
-                               align_corners=False)
+        up = F.interpolate(feat_map, scale_factor=2, mode="bilinear", align_corners=False)
+        hm = self.conv(self.refine(up))
         pos = soft_argmax_2d(hm) if self.soft else argmax_2d(hm)
         return hm, pos
 
 
 class RegressionHead(nn.Module):
-    """Direct regression alternative: global average pool of F_e -> Linear -> (B, J, 2)."""
+    """Direct regression alternative (Fig. 4c): global average pool of F_e (B, C, H, W) ->
+    MLP C -> C -> 2J -> (B, J, 2) positions in [0, 1] of the crop."""
 
     def __init__(self, in_ch: int = 256, n_joints: int = 21):
         super().__init__()
         self.n_joints = n_joints
-        self.fc = nn.Linear(in_ch, n_joints * 2)
+        self.mlp = nn.Sequential(nn.Linear(in_ch, in_ch), nn.ReLU(inplace=True),
+                                 nn.Linear(in_ch, n_joints * 2))
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.fc(latent.mean(dim=(2, 3))).reshape(-1, self.n_joints, 2)
+        return self.mlp(latent.mean(dim=(2, 3))).reshape(-1, self.n_joints, 2)

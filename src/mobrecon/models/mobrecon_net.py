@@ -9,14 +9,34 @@ from torch import nn
 
 from mobrecon.models.decoder3d import Decoder3D
 from mobrecon.models.lifting import FCLifting, PoseVertexLifting
-from mobrecon.models.mapreg import MapReg, RegressionHead
-from mobrecon.models.pose_pooling import grid_sample_pooling
+from mobrecon.models.mapreg import HeatmapHead, MapReg, RegressionHead
+from mobrecon.models.pose_pooling import PosePooling
+
+ENCODERS = {
+    "densestack": ("mobrecon.models.densestack", "DenseStack"),
+    "ghoststack": ("mobrecon.models.ghoststack", "GhostStack"),
+    "resnet18stack": ("mobrecon.models.resnetstack", "ResNet18Stack"),
+    "mobilenetstack": ("mobrecon.models.mobilenetstack", "MobileNetStack"),
+}
+POSE2D = ("mapreg", "regression", "heatmap", "heatmap_softargmax")
+
+
+def build_encoder(name: str, latent_ch: int = 256) -> nn.Module:
+    """2D encoder by name (see ``ENCODERS``)."""
+    import importlib
+
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose from {', '.join(ENCODERS)}")
+    module, cls = ENCODERS[name]
+    return getattr(importlib.import_module(module), cls)(latent_ch=latent_ch)
 
 
 @dataclass(frozen=True)
 class MobReconConfig:
-    """encoder: densestack | ghoststack; pose2d: mapreg | regression; lifting: pvl | fc;
-    decoder: dsconv | spiralconv; hand: 'openhand' or a MANO_RIGHT.pkl path."""
+    """encoder: densestack | ghoststack | resnet18stack | mobilenetstack;
+    pose2d: mapreg | regression | heatmap (hard argmax, joint-wise heatmap pooling, Eq. 2) |
+    heatmap_softargmax (soft-argmax, grid sampling); the other heads pool by grid sampling (Eq. 3);
+    lifting: pvl | fc; decoder: dsconv | spiralconv; hand: 'openhand' or a MANO_RIGHT.pkl path."""
 
     encoder: str = "ghoststack"
     pose2d: str = "mapreg"
@@ -30,7 +50,8 @@ class MobReconConfig:
 class MobRecon(nn.Module):
     """img (B, 3, S, S) normalised as (x - 0.5) / 0.5 -> dict with
     ``uv`` (B, 21, 2) in [0, 1] of the crop, ``joints2d`` (B, 21, 2) crop pixels,
-    ``vertices`` (B, V, 3) root-relative metres, ``joints3d`` (B, 21, 3) = J_regressor @ vertices."""
+    ``vertices`` (B, V, 3) root-relative metres, ``joints3d`` (B, 21, 3) = J_regressor @ vertices,
+    and for the heatmap heads ``heatmaps`` (B, 21, 32, 32) logits."""
 
     def __init__(self, cfg: MobReconConfig, hand=None, hierarchy=None):
         super().__init__()
@@ -39,26 +60,21 @@ class MobRecon(nn.Module):
         self.cfg = cfg
         hand = hand if hand is not None else load_hand(cfg.hand)
         hierarchy = hierarchy if hierarchy is not None else hand_hierarchy(hand)
-        if cfg.encoder == "densestack":
-            from mobrecon.models.densestack import DenseStack
-
-            self.encoder = DenseStack(latent_ch=cfg.latent_ch)
-        elif cfg.encoder == "ghoststack":
-            from mobrecon.models.ghoststack import GhostStack
-
-            self.encoder = GhostStack(latent_ch=cfg.latent_ch)
-        else:
-            raise ValueError(f"unknown encoder {cfg.encoder!r}")
+        self.encoder = build_encoder(cfg.encoder, cfg.latent_ch)
         if cfg.pose2d == "mapreg":
             self.pose2d = MapReg(in_ch=self.encoder.out_ch)
         elif cfg.pose2d == "regression":
             self.pose2d = RegressionHead(in_ch=cfg.latent_ch)
-            # Direct regression reads only F_e: the second stack's up-sampling path is unused.
-            del self.encoder.stack2.decoder
+            # Direct regression reads only F_e: the second stack's up path is unused.
+            self.encoder.drop_map_part()
+        elif cfg.pose2d in ("heatmap", "heatmap_softargmax"):
+            self.pose2d = HeatmapHead(in_ch=self.encoder.out_ch, soft=cfg.pose2d == "heatmap_softargmax")
         else:
-            raise ValueError(f"unknown pose2d head {cfg.pose2d!r}")
+            raise ValueError(f"unknown pose2d head {cfg.pose2d!r}; choose from {', '.join(POSE2D)}")
         n_coarse = hierarchy.counts[-1]
+        self.pooling = None
         if cfg.lifting == "pvl":
+            self.pooling = PosePooling("joint" if cfg.pose2d == "heatmap" else "grid")
             self.lifting = PoseVertexLifting(n_joints=21, n_vertices=n_coarse)
         elif cfg.lifting == "fc":
             self.lifting = FCLifting(in_ch=cfg.latent_ch, n_vertices=n_coarse, out_ch=cfg.latent_ch)
@@ -71,16 +87,21 @@ class MobRecon(nn.Module):
     def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
         if img.dim() != 4 or img.shape[1] != 3:
             raise ValueError(f"expected images (B, 3, H, W), got {tuple(img.shape)}")
-        if self.cfg.pose2d == "mapreg":
-            latent, fmap = self.encoder(img)
-            uv = self.pose2d(fmap)
-        else:
+        out = {}
+        if self.cfg.pose2d == "regression":
             latent = self.encoder(img, with_map=False)
             uv = self.pose2d(latent)
-        if self.cfg.lifting == "pvl":
-            feats = self.lifting(grid_sample_pooling(latent, uv))
         else:
+            latent, fmap = self.encoder(img)
+            if self.cfg.pose2d == "mapreg":
+                uv = self.pose2d(fmap)
+            else:
+                out["heatmaps"], uv = self.pose2d(fmap)
+        if self.pooling is None:
             feats = self.lifting(latent)
+        else:
+            feats = self.lifting(self.pooling(latent, out["heatmaps"] if self.pooling.mode == "joint" else uv))
         verts = self.decoder(feats)
         joints3d = torch.einsum("jv,bvc->bjc", self.J_regressor, verts)
-        return {"uv": uv, "joints2d": uv * self.cfg.input_size, "vertices": verts, "joints3d": joints3d}
+        out.update(uv=uv, joints2d=uv * self.cfg.input_size, vertices=verts, joints3d=joints3d)
+        return out

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 import torch.nn.functional as F
 
-__all__ = ["grid_sample_pooling", "heatmap_pooling"]
+__all__ = ["PosePooling", "grid_sample_pooling", "heatmap_pooling"]
 
 
 def grid_sample_pooling(feat: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -37,3 +38,30 @@ def heatmap_pooling(feat: torch.Tensor, heatmaps: torch.Tensor, reduce: str = "s
     if reduce == "max":
         return (heat.unsqueeze(2) * f.unsqueeze(1)).amax(dim=3)  # (B, J, C, HW) -> (B, J, C)
     raise ValueError(f"reduce must be 'sum' or 'max', got {reduce!r}")
+
+
+class PosePooling(nn.Module):
+    """Pose pooling as a module (so cost counters book it by name).
+
+    mode='grid': ``forward(feat, uv)`` = :func:`grid_sample_pooling` (Eq. 3).
+    mode='joint': ``forward(feat, heatmaps)`` with heatmap logits (B, J, Hh, Wh): each heatmap
+    is turned into a spatial softmax, sum-pooled onto F_e's grid (weights still sum to 1) and
+    used in :func:`heatmap_pooling` with sum reduction (Eq. 2). Returns (B, J, C).
+    """
+
+    def __init__(self, mode: str = "grid"):
+        super().__init__()
+        if mode not in ("grid", "joint"):
+            raise ValueError(f"pose pooling mode must be 'grid' or 'joint', got {mode!r}")
+        self.mode = mode
+
+    def forward(self, feat: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        if self.mode == "grid":
+            return grid_sample_pooling(feat, where)
+        prob = torch.softmax(where.flatten(2), dim=-1).reshape(where.shape)
+        scale = where[0, 0].numel() / feat[0, 0].numel()
+        weights = F.adaptive_avg_pool2d(prob, feat.shape[-2:]) * scale
+        return heatmap_pooling(feat, weights)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"

@@ -9,10 +9,17 @@ from mobrecon.models.mobrecon_net import MobRecon, MobReconConfig
 CONFIGS: dict[str, MobReconConfig] = {
     "mobrecon_ghoststack": MobReconConfig(encoder="ghoststack"),
     "mobrecon_densestack": MobReconConfig(encoder="densestack"),
-    # Ablations (paper Tables 2 and 4), on DenseStack.
+    # Table 1: other stacked encoders, in the full MobRecon pipeline.
+    "mobrecon_resnet18stack": MobReconConfig(encoder="resnet18stack"),
+    "mobrecon_mobilenetstack": MobReconConfig(encoder="mobilenetstack"),
+    # Table 2 (2D representation / pose pooling / lifting), on DenseStack.
+    "densestack_heatmap_jointpool_pvl_dsconv": MobReconConfig(encoder="densestack", pose2d="heatmap"),
+    "densestack_softargmax_pvl_dsconv": MobReconConfig(encoder="densestack", pose2d="heatmap_softargmax"),
     "densestack_reg_pvl_dsconv": MobReconConfig(encoder="densestack", pose2d="regression"),
     "densestack_mapreg_fc_dsconv": MobReconConfig(encoder="densestack", lifting="fc"),
+    # Table 4 (3D decoding): SpiralConv++ instead of DSConv.
     "densestack_mapreg_pvl_spiralconv": MobReconConfig(encoder="densestack", decoder="spiralconv"),
+    "ghoststack_mapreg_pvl_spiralconv": MobReconConfig(encoder="ghoststack", decoder="spiralconv"),
 }
 
 

@@ -1,0 +1,68 @@
+"""Measured Mult-Adds / parameters of the registered models against the paper's figures
+(128x128, batch 1; FlopCounterMode with the grid_sample formula; sparse mesh up-sampling)."""
+
+import json
+
+import pytest
+import torch
+
+from mobrecon.cli import main
+from mobrecon.models import build
+from mobrecon.models.costs import PAPER_COSTS, compare_with_paper, model_costs
+
+# Entries whose residual is documented in the README (the paper leaves the detail out).
+DOCUMENTED = {
+    # 2D part params: 1.47M; the paper prints 1.4M for the same layers' Mult-Adds match (47.49M).
+    ("mobrecon_densestack", "pose2d", "params"): 0.10,
+    ("densestack_softargmax_pvl_dsconv", "pose2d", "params"): 0.10,
+    ("densestack_heatmap_jointpool_pvl_dsconv", "pose2d", "params"): 0.10,
+    # joint-wise pooling: 0.35M; how the paper interpolates heatmaps onto F_e is not given.
+    ("densestack_heatmap_jointpool_pvl_dsconv", "lifting", "macs"): 0.15,
+    # MobileNetV2 x0.5 trunks + the 1280->256 projection already hold 1.70M (module docstring).
+    ("mobrecon_mobilenetstack", "encoder", "params"): 0.06,
+}
+
+MODELS = list(PAPER_COSTS)
+
+
+def _close(ours: float, paper: float, tol: float) -> bool:
+    if abs(ours / paper - 1) <= tol:
+        return True
+    # figures the paper prints as 0.xM are compared at that precision
+    return paper < 1 and round(ours, 1) == paper
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_costs_match_paper(name):
+    torch.manual_seed(0)
+    costs = model_costs(build(name))
+    parts = ("encoder", "pose2d", "lifting", "decoder", "joints")
+    assert sum(costs[p]["macs"] for p in parts) == costs["macs"]
+    assert sum(costs[p]["params"] for p in parts) == costs["params"]
+    for r in compare_with_paper(name, costs):
+        for kind in ("macs", "params"):
+            tol = DOCUMENTED.get((name, r["part"], kind), 0.03)
+            assert _close(r[kind], r[f"paper_{kind}"], tol), (name, r)
+
+
+def test_dense_upsampling_is_booked_at_sparse_cost():
+    costs = model_costs(build("mobrecon_ghoststack"))
+    # each fine vertex blends 3 coarse ones: a dense product costs far more than the sparse one
+    assert costs["macs_dense_upsampling"] - costs["macs"] > 30e6
+    assert costs["lifting"]["params"] == 49 * 21
+
+
+def test_bench_json(capsys):
+    assert main(["bench", "--model", "mobrecon_ghoststack", "--json", "--runs", "2", "--warmup", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("model", "macs", "params", "latency_ms"):
+        assert key in out
+    for part in ("encoder", "pose2d", "lifting", "decoder"):
+        assert out[part]["macs"] > 0 and out[part]["params"] > 0
+    assert out["model"] == "mobrecon_ghoststack" and out["latency_ms"] > 0
+
+
+def test_bench_unknown_model_is_one_line(capsys):
+    assert main(["bench", "--model", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "unknown model" in err
