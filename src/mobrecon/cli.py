@@ -131,6 +131,33 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_synth(args) -> int:
+    if args.preview:
+        from mobrecon.synth.preview import preview_grid
+
+        if not args.png:
+            raise UserError("--preview needs --png FILE for the grid")
+        if not Path(args.preview).is_dir():
+            raise UserError(f"--preview {args.preview}: no such directory")
+        print(f"wrote {preview_grid(args.preview, args.png, n=args.n)}")
+        return 0
+    from mobrecon.synth.generator import SynthConfig, generate
+
+    if not args.out or args.count is None:
+        raise UserError("synth needs --out DIR and --count N (or --preview DIR --png FILE)")
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    cfg = SynthConfig(count=args.count, seed=args.seed, mode=args.mode, size=args.size,
+                      shard_size=args.shard_size, jitter=not args.no_jitter, splay=args.splay,
+                      shape=args.shape_scale, occluder_prob=args.occluders,
+                      photometric=not args.no_photometric)
+    summary = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    run = summary["last_run"]
+    speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
+    print(f"{args.out}: {summary['count']} of {summary['requested']} images{speed}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mobrecon import __version__
 
@@ -159,6 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=5, help="untimed runs first")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     b.set_defaults(func=cmd_bench)
+
+    y = sub.add_parser("synth", help="generate a synthetic hand data set (uniform poses x viewpoints)")
+    y.add_argument("--out", help="output directory (re-running resumes: finished shards are skipped)")
+    y.add_argument("--count", type=int, help="number of images")
+    y.add_argument("--seed", type=int, default=0, help="seed: same seed and settings -> identical files")
+    y.add_argument("--mode", default="uniform", choices=("uniform", "random"),
+                   help="uniform: the paper's 1,520 poses x 216 views; random: poses inside the joint limits")
+    y.add_argument("--size", type=int, default=128, help="image size in pixels (128 training, 224/256 evaluation)")
+    y.add_argument("--workers", type=int, default=1, help="processes")
+    y.add_argument("--shard-size", type=int, default=500, help="images per shard")
+    y.add_argument("--no-jitter", action="store_true", help="exact grid viewpoints, fixed field of view and fill")
+    y.add_argument("--splay", type=float, default=0.5, help="uniform mode: finger splay range (0 = paper's poses)")
+    y.add_argument("--shape-scale", type=float, default=1.0, help="hand shape range (1 = +-10%%; 0 = mean hand)")
+    y.add_argument("--occluders", type=float, default=0.25, help="fraction of images with occluding shapes")
+    y.add_argument("--no-photometric", action="store_true", help="no colour jitter / blur / noise")
+    y.add_argument("--quiet", action="store_true", help="no progress bar")
+    y.add_argument("--preview", metavar="DIR", help="instead: write a grid of samples of DIR to --png")
+    y.add_argument("--png", help="with --preview: the grid image to write")
+    y.add_argument("--n", type=int, default=16, help="with --preview: number of samples")
+    y.set_defaults(func=cmd_synth)
     return p
 
 

@@ -1,0 +1,1 @@
+"""Synthetic training data: a uniform hand-pose space, hemispherical viewpoints and rendering."""

@@ -1,0 +1,308 @@
+"""The synthetic hand-image generator behind ``mobrecon synth`` (paper Sec. 6, and beyond it).
+
+Sample ``i`` of a set depends only on (seed, i) -- plus, in random mode, on its shard, whose
+poses are drawn together -- so a set is reproducible byte for byte, and an interrupted run
+resumes by skipping complete shards.
+
+* uniform mode: pose ``i % 1520`` of the paper's uniform poses and viewpoint
+  ``(i + i // 41040) % 216`` of its hemisphere grid (41,040 = lcm(1520, 216), so a full set of
+  328,320 images pairs every pose with every view), with finger splay and hand shape varied
+  (``splay``, ``shape`` scales; 0 reproduces the paper's poses exactly);
+* random mode: poses uniform inside the joint limits (free of interpenetration), views uniform
+  over the hemisphere's area.
+
+With ``jitter`` the camera distance (hand filling 55-95 % of the crop), field of view
+(20-40 degrees), roll, viewpoint and aim point are perturbed, so crops look like a detector's.
+Layout on disk: :mod:`mobrecon.synth.storage`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mobrecon.io_utils import atomic_write_text
+from mobrecon.synth import storage
+
+MODES = ("uniform", "random")
+LCM_POSE_VIEW = 41040
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of a generated set (stored in DIR/config.json)."""
+
+    count: int
+    seed: int = 0
+    mode: str = "uniform"
+    size: int = 128
+    shard_size: int = 500
+    jitter: bool = True
+    splay: float = 0.5           # uniform mode: splay uniform in [-splay, splay]
+    shape: float = 1.0           # shape parameters uniform in [-shape, shape] (1 = 10 %)
+    fov_deg: float = 30.0        # without jitter
+    fill: float = 0.8            # without jitter: hand box side / image side
+    occluder_prob: float = 0.25
+    photometric: bool = True
+
+    def check(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"--count must be positive, got {self.count}")
+        if self.mode not in MODES:
+            raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not 32 <= self.size <= 1024:
+            raise ValueError(f"--size must be between 32 and 1024, got {self.size}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard size must be positive, got {self.shard_size}")
+
+    @property
+    def n_shards(self) -> int:
+        return math.ceil(self.count / self.shard_size)
+
+    def shard_range(self, shard: int) -> range:
+        return range(shard * self.shard_size, min(self.count, (shard + 1) * self.shard_size))
+
+
+class _Worker:
+    """Per-process state: the hand, the uniform pose table, the view grid and one renderer."""
+
+    def __init__(self, cfg: SynthConfig):
+        import torch
+
+        from mobrecon.hand.load import load_hand
+        from mobrecon.synth.pose_space import uniform_poses
+        from mobrecon.synth.viewpoints import hemisphere_viewpoints
+        from mobrecon.viz.render import MeshRenderer
+
+        torch.set_num_threads(1)
+        self.cfg = cfg
+        self.hand = load_hand("openhand")
+        self.faces = self.hand.faces.numpy().astype(np.int64)
+        self.uniform = uniform_poses(self.hand) if cfg.mode == "uniform" else None
+        self.grid = hemisphere_viewpoints()
+        self.renderer = MeshRenderer()
+
+    # ------------------------------------------------------------------ poses
+    def _poses(self, shard: int, idx: np.ndarray, rngs: list[np.random.Generator]):
+        """Anatomical angles (n, 15, 3), shape (n, 6) and bookkeeping for the shard's samples."""
+        import torch
+
+        from mobrecon.synth.pose_space import random_pose_angles, varied_angles
+
+        cfg, n = self.cfg, len(idx)
+        shape = np.stack([r.uniform(-cfg.shape, cfg.shape, 6) for r in rngs]) if cfg.shape > 0 else np.zeros((n, 6))
+        if cfg.mode == "uniform":
+            pose_id = (idx % len(self.uniform.t)).astype(np.int64)
+            flexion = self.uniform.flexion[pose_id]
+            splay = np.stack([r.uniform(-cfg.splay, cfg.splay, 5) for r in rngs]) if cfg.splay > 0 else np.zeros((n, 5))
+            if cfg.splay > 0:  # splay offsets on top of the uniform pose (its joint timing kept)
+                angles = varied_angles(self.hand, flexion, splay, self.uniform.direction[pose_id])
+            else:
+                angles = self.uniform.angles[torch.as_tensor(pose_id)].clone()
+            # a splayed bent finger may run into its neighbour: those samples keep the plain pose
+            pen = self.hand.penetration(self.hand.angles_to_pose(angles), torch.as_tensor(shape, dtype=torch.float32))
+            bad = (pen > 2e-3).numpy()
+            if bad.any():
+                angles[torch.as_tensor(bad)] = self.uniform.angles[torch.as_tensor(pose_id[bad])]
+                splay[bad] = 0.0
+            book = dict(flexion=flexion, splay=splay, pose_id=pose_id, pair=self.uniform.pair[pose_id],
+                        t_interp=self.uniform.t[pose_id])
+        else:
+            angles = random_pose_angles(self.hand, n, seed=cfg.seed * 1_000_003 + shard)
+            nan5 = np.full((n, 5), np.nan)
+            book = dict(flexion=nan5, splay=nan5, pose_id=np.full(n, -1), pair=np.full((n, 2), -1),
+                        t_interp=np.full(n, np.nan))
+        return angles, shape, book
+
+    def _view(self, i: int, rng: np.random.Generator) -> tuple[float, float]:
+        if self.cfg.mode == "uniform":
+            lon, lat = self.grid[(i + i // LCM_POSE_VIEW) % len(self.grid)]
+            return float(lon), float(lat)
+        return float(rng.uniform(0, 2 * math.pi)), float(math.asin(rng.uniform(0.0, 1.0)))
+
+    def _nearest_view(self, lon: float, lat: float) -> int:
+        d = np.abs(np.angle(np.exp(1j * (self.grid[:, 0] - lon)))) * math.cos(lat) + np.abs(self.grid[:, 1] - lat)
+        return int(np.argmin(d))
+
+    # ---------------------------------------------------------------- render
+    def render_shard(self, shard: int) -> int:
+        import torch
+
+        from mobrecon.hand.lbs import matrix_to_axis_angle
+        from mobrecon.synth import appearance as app
+        from mobrecon.synth.viewpoints import intrinsics, jitter_view, view_camera
+
+        cfg = self.cfg
+        idx = np.asarray(cfg.shard_range(shard), dtype=np.int64)
+        rngs = [np.random.default_rng([cfg.seed, int(i)]) for i in idx]
+        angles, shape, book = self._poses(shard, idx, rngs)
+        pose = self.hand.angles_to_pose(angles)
+        with torch.no_grad():
+            out = self.hand(pose, torch.as_tensor(shape, dtype=torch.float32))
+        verts_h, joints_h = out.vertices.numpy().astype(np.float64), out.joints.numpy().astype(np.float64)
+
+        size = cfg.size
+        ann = {k: [] for k in storage.ANNOTATIONS}
+        encoded, verts_rel = [], []
+        for k, (i, rng) in enumerate(zip(idx, rngs)):
+            lon, lat = self._view(int(i), rng)
+            roll, offset, fov, fill = 0.0, (0.0, 0.0), cfg.fov_deg, cfg.fill
+            if cfg.jitter:
+                j = jitter_view(rng, lon, lat)
+                lon, lat, roll, offset = j["lon"], j["lat"], j["roll"], tuple(j["offset"])
+                fov, fill = float(rng.uniform(20.0, 40.0)), float(rng.uniform(0.55, 0.95))
+            K = intrinsics(size, fov)
+            # place the camera, then move it along its axis so the hand's box fills `fill`
+            R, t = view_camera(joints_h[k], lon, lat, 0.5, roll, offset)
+            vc = verts_h[k] @ R.T + t
+            uv = vc[:, :2] / vc[:, 2:] * K[0, 0]
+            extent = float(np.max(uv.max(0) - uv.min(0)))
+            dist = 0.5 * extent / (fill * size)
+            R, t = view_camera(joints_h[k], lon, lat, dist, roll, offset)
+            vc = verts_h[k] @ R.T + t
+            jc = joints_h[k] @ R.T + t
+
+            bg, kind = app.make_background(rng, size)
+            light = app.sample_light(rng)
+            base = app.skin_tone(rng)
+            colors = np.clip(app.vertex_colors(rng, verts_h[k], base) * np.asarray(light["color"]), 0, 1)
+            res = self.renderer.render(vc, self.faces, K, size, size, color=colors,
+                                       light_dir=light["light_dir"], ambient=light["ambient"], background=bg)
+            rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE
+            occluded = False
+            if rng.random() < cfg.occluder_prob:
+                rgb, occ = app.draw_occluders(rng, rgb)
+                hidden = occ & res.mask
+                label[hidden] = storage.MASK_OCCLUDED
+                occluded = bool(hidden.any())
+            if cfg.photometric:
+                rgb = app.augment_photometric(rng, rgb)
+            encoded.append(storage.encode_sample(rgb, label, res.depth))
+
+            proj = jc @ K.T
+            root = jc[0]
+            verts_rel.append(vc - root)
+            go = matrix_to_axis_angle(torch.as_tensor(R, dtype=torch.float64)[None])[0].numpy()
+            p = pose[k].numpy().copy()
+            p[0] = go
+            row = dict(index=i, K=K, R=R, t=t, root=root, joints3d=jc, joints2d=proj[:, :2] / proj[:, 2:],
+                       pose=p, shape=shape[k], flexion=book["flexion"][k], splay=book["splay"][k],
+                       pose_id=book["pose_id"][k], pair=book["pair"][k], t_interp=book["t_interp"][k],
+                       view_id=self._nearest_view(lon, lat), lon_lat=(lon, lat), roll=roll, fov=fov,
+                       skin=base, light_dir=light["light_dir"], light_color=light["color"],
+                       ambient=light["ambient"], background=app.BACKGROUND_KINDS.index(kind),
+                       occluded=occluded)
+            for name in storage.ANNOTATIONS:
+                ann[name].append(row[name])
+        storage.write_shard(storage.shard_dir(self.root, shard), encoded, np.stack(verts_rel), ann)
+        return len(idx)
+
+
+_STATE: dict = {}  # one _Worker per worker process (set by the pool initializer)
+
+
+def _init_worker(cfg_dict: dict, root: str) -> None:
+    w = _Worker(SynthConfig(**cfg_dict))
+    w.root = Path(root)
+    _STATE["worker"] = w
+
+
+def _run_shard(shard: int) -> int:
+    return _STATE["worker"].render_shard(shard)
+
+
+def _check_config(root: Path, cfg: SynthConfig) -> None:
+    path = root / "config.json"
+    want = asdict(cfg)
+    if path.is_file():
+        have = json.loads(path.read_text())
+        diff = sorted(k for k in want if have.get(k) != want[k])
+        if diff:
+            raise ValueError(f"{root} holds a set made with other settings ({', '.join(diff)} differ); "
+                             "use another --out or the same settings to resume")
+    else:
+        atomic_write_text(path, json.dumps(want, indent=2) + "\n")
+
+
+def generate(root: str | Path, cfg: SynthConfig, workers: int = 1, progress: bool = True) -> dict:
+    """Generate (or finish) the set in ``root``; returns the summary written to summary.json."""
+    from tqdm import tqdm
+
+    cfg.check()
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    _check_config(root, cfg)
+    todo = [s for s in range(cfg.n_shards) if not storage.is_complete(root, s)]
+    done_before = cfg.count - sum(len(cfg.shard_range(s)) for s in todo)
+    t0 = time.perf_counter()
+    bar = tqdm(total=cfg.count, initial=done_before, unit="img", disable=not progress, desc="synth")
+    made = 0
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            _init_worker(asdict(cfg), str(root))
+            try:
+                for s in todo:
+                    n = _run_shard(s)
+                    made += n
+                    bar.update(n)
+            finally:
+                _STATE.get("worker").renderer.close()
+                _STATE.clear()
+        else:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
+                          initargs=(asdict(cfg), str(root))) as pool:
+                for n in pool.imap_unordered(_run_shard, todo):
+                    made += n
+                    bar.update(n)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    summary = summarize(root, cfg)
+    summary["last_run"] = {"images": made, "seconds": round(seconds, 2),
+                           "images_per_second": round(made / seconds, 1) if made else None,
+                           "workers": workers}
+    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def summarize(root: str | Path, cfg: SynthConfig) -> dict:
+    """Counts and pose / view / background histograms over the complete shards."""
+    from mobrecon.synth.appearance import BACKGROUND_KINDS
+    from mobrecon.synth.pose_space import N_UNIFORM
+    from mobrecon.synth.viewpoints import N_VIEWS
+
+    pose_hist = np.zeros(N_UNIFORM, np.int64)
+    view_hist = np.zeros(N_VIEWS, np.int64)
+    bg_hist = np.zeros(len(BACKGROUND_KINDS), np.int64)
+    n = occluded = 0
+    for s in range(cfg.n_shards):
+        if not storage.is_complete(root, s):
+            continue
+        with np.load(storage.shard_dir(root, s) / "annotations.npz") as z:
+            pid = z["pose_id"]
+            pose_hist += np.bincount(pid[pid >= 0], minlength=N_UNIFORM)
+            view_hist += np.bincount(z["view_id"], minlength=N_VIEWS)
+            bg_hist += np.bincount(z["background"], minlength=len(BACKGROUND_KINDS))
+            occluded += int(z["occluded"].sum())
+            n += len(pid)
+    return {
+        "count": n,
+        "requested": cfg.count,
+        "complete": n == cfg.count,
+        "shards": cfg.n_shards,
+        "mode": cfg.mode,
+        "seed": cfg.seed,
+        "size": cfg.size,
+        "occluded": occluded,
+        "background_kinds": list(BACKGROUND_KINDS),
+        "background_histogram": bg_hist.tolist(),
+        "pose_histogram": pose_hist.tolist() if cfg.mode == "uniform" else [],
+        "view_histogram": view_hist.tolist(),
+    }
