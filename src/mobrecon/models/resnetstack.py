@@ -38,6 +38,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .trunkstack import TrunkStack
+
 __all__ = ["BasicBlock", "ResNet18Trunk", "UpFusion", "ResNet18Stack"]
 
 
@@ -131,7 +133,7 @@ class UpFusion(nn.Module):
         return self.head(x)
 
 
-class ResNet18Stack(nn.Module):
+class ResNet18Stack(TrunkStack):
     """Two cascaded ResNet18 trunks with an up-sampling fusion after the first (module docstring).
 
     Args:
@@ -147,45 +149,15 @@ class ResNet18Stack(nn.Module):
 
     def __init__(self, out_ch: int = 24, latent_ch: int = 256, up1_levels: int = 4,
                  fusion_mid: int = 128):
-        super().__init__()
         stem_ch = 64
-        self.stem = _conv_bn(3, stem_ch, 7, 2)
-        self.trunk1 = ResNet18Trunk(stem_ch)
-        widths = self.trunk1.widths
-        self.up1 = UpFusion(widths, up1_levels, out_ch, extra_ch=stem_ch)
+        stem = _conv_bn(3, stem_ch, 7, 2)
+        trunk1 = ResNet18Trunk(stem_ch)
+        widths = trunk1.widths
+        up1 = UpFusion(widths, up1_levels, out_ch, extra_ch=stem_ch)
         fused = stem_ch + out_ch
-        self.fusion = nn.Sequential(_conv_bn(fused, fused, 3), _conv_bn(fused, fusion_mid, 3),
-                                    _conv_bn(fusion_mid, stem_ch, 1, relu=False))
-        self.trunk2 = ResNet18Trunk(stem_ch)
-        self.latent_proj = nn.Conv2d(widths[-1], latent_ch, 1)
-        self.up2: UpFusion | None = UpFusion(widths, 2, out_ch)
-        self.out_ch = out_ch
-        self.latent_ch = latent_ch
-
-    def forward(self, x: torch.Tensor, with_map: bool = True):
-        """x: (B, 3, 128, 128) -> (F_e (B, 256, 4, 4), map (B, 24, 16, 16)), or F_e alone when
-        ``with_map`` is False."""
-        x0 = self.stem(x)                                        # 64 @ 64x64
-        m1 = self.up1(self.trunk1(x0))                           # 24 @ 64x64
-        if m1.shape[-2:] != x0.shape[-2:]:
-            m1 = F.interpolate(m1, size=x0.shape[-2:], mode="bilinear", align_corners=False)
-        feats = self.trunk2(self.fusion(torch.cat([x0, m1], dim=1)))
-        latent = self.latent_proj(feats[-1])                     # 256 @ 4x4
-        if not with_map:
-            return latent
-        if self.up2 is None:
-            raise RuntimeError("this encoder was built without its map path (drop_map_part)")
-        return latent, self.up2(feats)                           # 24 @ 16x16
-
-    def map_part_modules(self) -> list[nn.Module]:
-        """Modules used only for the 16x16 map (stack-2 up path), booked under the "2D part"."""
-        return [self.up2] if self.up2 is not None else []
-
-    def drop_map_part(self) -> None:
-        """Remove the stack-2 up path (for heads that read only F_e, e.g. direct regression)."""
-        self.up2 = None
-
-    def encoder_num_params(self) -> int:
-        """Parameters of the encoder proper, i.e. excluding :meth:`map_part_modules`."""
-        excl = {id(p) for m in self.map_part_modules() for p in m.parameters()}
-        return sum(p.numel() for p in self.parameters() if id(p) not in excl)
+        fusion = nn.Sequential(_conv_bn(fused, fused, 3), _conv_bn(fused, fusion_mid, 3),
+                               _conv_bn(fusion_mid, stem_ch, 1, relu=False))
+        trunk2 = ResNet18Trunk(stem_ch)
+        latent_proj = nn.Conv2d(widths[-1], latent_ch, 1)
+        up2 = UpFusion(widths, 2, out_ch)
+        super().__init__(stem, trunk1, up1, fusion, trunk2, latent_proj, up2, out_ch, latent_ch)
