@@ -30,13 +30,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
 
 
 def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], compressed: bool = True) -> None:
-    """np.savez(_compressed) to ``path`` atomically."""
-    with atomic_path(path, suffix=".npz") as tmp:
-        (np.savez_compressed if compressed else np.savez)(tmp, **arrays)
-
-
-def deterministic_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], compressed: bool = True) -> None:
-    """Write an ``.npz`` readable by ``np.load`` atomically and byte-for-byte reproducibly
+    """Write an ``.npz`` readable by ``np.load``, atomically and byte-for-byte reproducibly
     (``np.savez`` stamps each member with the current time; this uses a fixed one)."""
     import io
     import zipfile
@@ -53,9 +47,12 @@ def deterministic_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], co
                 zf.writestr(info, buf.getvalue())
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+def atomic_write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """(H, W, 3) or (H, W) uint8 image -> PNG at ``path``, atomically."""
+    from PIL import Image
+
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

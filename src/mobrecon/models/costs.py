@@ -20,19 +20,9 @@ import torch
 from torch import nn
 
 from .decoder3d import MeshUpsample
-from .flops import mac_report
+from .flops import count_params, mac_report
 
 __all__ = ["model_costs", "measure_latency"]
-
-
-def _params(modules) -> int:
-    seen, n = set(), 0
-    for m in modules:
-        for p in m.parameters():
-            if id(p) not in seen:
-                seen.add(id(p))
-                n += p.numel()
-    return n
 
 
 def model_costs(model: nn.Module, input_size: int | None = None) -> dict:
@@ -60,9 +50,9 @@ def model_costs(model: nn.Module, input_size: int | None = None) -> dict:
     pooling = getattr(model, "pooling", None)
     parts = {
         "encoder": {"macs": enc_all - map_macs, "params": model.encoder.encoder_num_params()},
-        "pose2d": {"macs": map_macs + macs_of(model.pose2d), "params": _params(map_part + [model.pose2d])},
-        "lifting": {"macs": macs_of(pooling) + macs_of(model.lifting), "params": _params([model.lifting])},
-        "decoder": {"macs": macs_of(model.decoder) - up_dense + up_sparse, "params": _params([model.decoder])},
+        "pose2d": {"macs": map_macs + macs_of(model.pose2d), "params": count_params(map_part + [model.pose2d])},
+        "lifting": {"macs": macs_of(pooling) + macs_of(model.lifting), "params": count_params([model.lifting])},
+        "decoder": {"macs": macs_of(model.decoder) - up_dense + up_sparse, "params": count_params([model.decoder])},
     }
     counted = enc_all + macs_of(model.pose2d) + macs_of(pooling) + macs_of(model.lifting) + macs_of(model.decoder)
     parts["joints"] = {"macs": report.macs - counted, "params": 0}

@@ -25,6 +25,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .blocks import ConvBNReLU, DSUnit, Reorg, SEBlock, pointwise, projection
+from .flops import count_params
 
 
 class DenseBlock(nn.Module):
@@ -179,8 +180,7 @@ class StackedEncoder(nn.Module):
         self.stack2.decoder = None
 
     def encoder_num_params(self) -> int:
-        excl = {id(p) for m in self.map_part_modules() for p in m.parameters()}
-        return sum(p.numel() for p in self.parameters() if id(p) not in excl)
+        return count_params([self], exclude=self.map_part_modules())
 
 
 class DenseStack(StackedEncoder):

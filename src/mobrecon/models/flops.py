@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["MacReport", "count_macs_params", "mac_report", "custom_flop_mapping"]
+__all__ = ["MacReport", "count_macs_params", "count_params", "mac_report", "custom_flop_mapping"]
 
 _TAPS = {0: 4, 1: 0, 2: 16}  # grid_sampler interpolation_mode: bilinear, nearest, bicubic
 
@@ -55,6 +55,18 @@ class MacReport:
     def macs_excluding(self, suffix: str) -> int:
         """Total Mult-Adds minus those of the modules whose path ends with ``suffix`` (e.g. '.up')."""
         return self.macs - sum(v for k, v in self.by_module.items() if k.endswith(suffix))
+
+
+def count_params(modules, exclude=()) -> int:
+    """Parameters of ``modules`` (each shared tensor once), minus any that belong to ``exclude``."""
+    seen = {id(p) for m in exclude for p in m.parameters()}
+    n = 0
+    for m in modules:
+        for p in m.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                n += p.numel()
+    return n
 
 
 def mac_report(module: nn.Module, *inputs) -> MacReport:

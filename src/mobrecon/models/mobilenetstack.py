@@ -43,14 +43,12 @@ the 1280-channel convs (``last_ch=0``) 85.2M / 1.02M (-15% / -40%); width 0.75 w
 """
 from __future__ import annotations
 
-
 import torch
 from torch import nn
-import torch.nn.functional as F
 
-from .trunkstack import TrunkStack
+from .trunkstack import TrunkStack, UpFusion
 
-__all__ = ["InvertedResidual", "DSConvUnit", "MobileNetV2Trunk", "MobileUpFusion", "MobileNetStack"]
+__all__ = ["InvertedResidual", "DSConvUnit", "MobileNetV2Trunk", "MobileNetStack"]
 
 # MobileNetV2 body (Sandler et al. 2018, Table 2), after the first conv:
 # (expansion t, output channels c, repeats n, first stride s)
@@ -149,35 +147,8 @@ class MobileNetV2Trunk(nn.Module):
         return feats
 
 
-class MobileUpFusion(nn.Module):
-    """U-Net style up-sampling path built from depth-wise separable units.
-
-    At each of ``levels`` steps: bilinear x2, concatenate the trunk feature of that size (while
-    there is one), DS unit to that feature's width (``extra_ch`` once the skips run out); then a
-    1x1 conv-BN-ReLU6 head to ``out_ch``.
-    feats (shallow first, deepest at 4x4) -> (B, out_ch, 4 * 2**levels, 4 * 2**levels)."""
-
-    def __init__(self, widths: tuple[int, ...], levels: int, out_ch: int, extra_ch: int = 8):
-        super().__init__()
-        skips = list(widths[:-1])[::-1]
-        c = widths[-1]
-        units = []
-        for i in range(levels):
-            nxt = skips[i] if i < len(skips) else extra_ch
-            units.append(DSConvUnit(c + (skips[i] if i < len(skips) else 0), nxt))
-            c = nxt
-        self.units = nn.ModuleList(units)
-        self.head = _conv_bn(c, out_ch, 1)
-
-    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        x = feats[-1]
-        skips = feats[:-1][::-1]
-        for i, unit in enumerate(self.units):
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            if i < len(skips):
-                x = torch.cat([x, skips[i]], dim=1)
-            x = unit(x)
-        return self.head(x)
+def _pointwise(in_ch: int, out_ch: int) -> nn.Module:
+    return _conv_bn(in_ch, out_ch, 1)
 
 
 class MobileNetStack(TrunkStack):
@@ -205,11 +176,11 @@ class MobileNetStack(TrunkStack):
                                     for j in range(n)])
         trunk1 = MobileNetV2Trunk(stem_ch, width, last_ch)
         widths = trunk1.widths
-        up1 = MobileUpFusion(widths, up1_levels, out_ch, extra_ch=stem_ch)
+        up1 = UpFusion(widths, up1_levels, out_ch, stem_ch, DSConvUnit, _pointwise)
         fused = stem_ch + out_ch
         fusion = nn.Sequential(DSConvUnit(fused, fused), DSConvUnit(fused, fusion_mid),
                                _conv_bn(fusion_mid, stem_ch, 1, act=False))
         trunk2 = MobileNetV2Trunk(stem_ch, width, last_ch)
         latent_proj = nn.Conv2d(widths[-1], latent_ch, 1)
-        up2 = MobileUpFusion(widths, 2, out_ch)
+        up2 = UpFusion(widths, 2, out_ch, 8, DSConvUnit, _pointwise)
         super().__init__(stem, trunk1, up1, fusion, trunk2, latent_proj, up2, out_ch, latent_ch)

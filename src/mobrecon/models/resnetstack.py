@@ -38,18 +38,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .trunkstack import TrunkStack
+from .blocks import ConvBNReLU
+from .trunkstack import TrunkStack, UpFusion
 
-__all__ = ["BasicBlock", "ResNet18Trunk", "UpFusion", "ResNet18Stack"]
-
-
-def _conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
-    """k x k conv (no bias) -> BN -> optional ReLU; 'same' padding."""
-    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, kernel, stride, kernel // 2, bias=False),
-                               nn.BatchNorm2d(out_ch)]
-    if relu:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
+__all__ = ["BasicBlock", "ResNet18Trunk", "ResNet18Stack"]
 
 
 class BasicBlock(nn.Module):
@@ -60,10 +52,10 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
         super().__init__()
-        self.body = nn.Sequential(_conv_bn(in_ch, out_ch, 3, stride),
-                                  _conv_bn(out_ch, out_ch, 3, 1, relu=False))
+        self.body = nn.Sequential(ConvBNReLU(in_ch, out_ch, 3, stride),
+                                  ConvBNReLU(out_ch, out_ch, 3, 1, act=False))
         self.shortcut = (nn.Identity() if stride == 1 and in_ch == out_ch
-                         else _conv_bn(in_ch, out_ch, 1, stride, relu=False))
+                         else ConvBNReLU(in_ch, out_ch, 1, stride, act=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.body(x) + self.shortcut(x))
@@ -97,40 +89,8 @@ class ResNet18Trunk(nn.Module):
         return feats
 
 
-class UpFusion(nn.Module):
-    """U-Net style up-sampling path over a trunk's stage outputs.
-
-    At each of ``levels`` steps: bilinear x2, concatenate the trunk feature of that size (while
-    there is one), 3x3 conv-BN-ReLU to that feature's width (``extra_ch`` once the skips run
-    out); then a 3x3 conv-BN-ReLU head to ``out_ch``.
-
-    feats (shallow first, widths ``widths``, deepest at 4x4) -> (B, out_ch, 4 * 2**levels, ...).
-    """
-
-    def __init__(self, widths: tuple[int, ...], levels: int, out_ch: int, extra_ch: int = 64):
-        super().__init__()
-        skips = list(widths[:-1])[::-1]          # e.g. [256, 128, 64]
-        c = widths[-1]
-        convs = []
-        for i in range(levels):
-            if i < len(skips):
-                convs.append(_conv_bn(c + skips[i], skips[i], 3))
-                c = skips[i]
-            else:
-                convs.append(_conv_bn(c, extra_ch, 3))
-                c = extra_ch
-        self.convs = nn.ModuleList(convs)
-        self.head = _conv_bn(c, out_ch, 3)
-
-    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        x = feats[-1]
-        skips = feats[:-1][::-1]
-        for i, conv in enumerate(self.convs):
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            if i < len(skips):
-                x = torch.cat([x, skips[i]], dim=1)
-            x = conv(x)
-        return self.head(x)
+def _conv3(in_ch: int, out_ch: int) -> nn.Module:
+    return ConvBNReLU(in_ch, out_ch, 3)
 
 
 class ResNet18Stack(TrunkStack):
@@ -150,14 +110,14 @@ class ResNet18Stack(TrunkStack):
     def __init__(self, out_ch: int = 24, latent_ch: int = 256, up1_levels: int = 4,
                  fusion_mid: int = 128):
         stem_ch = 64
-        stem = _conv_bn(3, stem_ch, 7, 2)
+        stem = ConvBNReLU(3, stem_ch, 7, 2)
         trunk1 = ResNet18Trunk(stem_ch)
         widths = trunk1.widths
-        up1 = UpFusion(widths, up1_levels, out_ch, extra_ch=stem_ch)
+        up1 = UpFusion(widths, up1_levels, out_ch, stem_ch, _conv3, _conv3)
         fused = stem_ch + out_ch
-        fusion = nn.Sequential(_conv_bn(fused, fused, 3), _conv_bn(fused, fusion_mid, 3),
-                               _conv_bn(fusion_mid, stem_ch, 1, relu=False))
+        fusion = nn.Sequential(ConvBNReLU(fused, fused, 3), ConvBNReLU(fused, fusion_mid, 3),
+                               ConvBNReLU(fusion_mid, stem_ch, 1, act=False))
         trunk2 = ResNet18Trunk(stem_ch)
         latent_proj = nn.Conv2d(widths[-1], latent_ch, 1)
-        up2 = UpFusion(widths, 2, out_ch)
+        up2 = UpFusion(widths, 2, out_ch, 64, _conv3, _conv3)
         super().__init__(stem, trunk1, up1, fusion, trunk2, latent_proj, up2, out_ch, latent_ch)

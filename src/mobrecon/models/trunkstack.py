@@ -5,9 +5,51 @@ path gives the 16x16 map (the "2D part")."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from .flops import count_params
+
+
+UnitFactory = Callable[[int, int], nn.Module]
+
+
+class UpFusion(nn.Module):
+    """U-Net style up-sampling path over a trunk's stage outputs.
+
+    At each of ``levels`` steps: bilinear x2, concatenate the trunk feature of that size (while
+    there is one), ``unit(in, width)`` to that feature's width (``extra_ch`` once the skips run
+    out); then ``head(width, out_ch)``.
+
+    feats (shallow first, widths ``widths``, deepest at 4x4) -> (B, out_ch, 4 * 2**levels, ...).
+    """
+
+    def __init__(self, widths: tuple[int, ...], levels: int, out_ch: int, extra_ch: int,
+                 unit: UnitFactory, head: UnitFactory):
+        super().__init__()
+        skips = list(widths[:-1])[::-1]          # e.g. [256, 128, 64]
+        c = widths[-1]
+        units = []
+        for i in range(levels):
+            skip = skips[i] if i < len(skips) else 0
+            nxt = skip or extra_ch
+            units.append(unit(c + skip, nxt))
+            c = nxt
+        self.units = nn.ModuleList(units)
+        self.head = head(c, out_ch)
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        x = feats[-1]
+        skips = feats[:-1][::-1]
+        for i, unit in enumerate(self.units):
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            if i < len(skips):
+                x = torch.cat([x, skips[i]], dim=1)
+            x = unit(x)
+        return self.head(x)
 
 
 class TrunkStack(nn.Module):
@@ -49,5 +91,4 @@ class TrunkStack(nn.Module):
 
     def encoder_num_params(self) -> int:
         """Parameters of the encoder proper, i.e. excluding :meth:`map_part_modules`."""
-        excl = {id(p) for m in self.map_part_modules() for p in m.parameters()}
-        return sum(p.numel() for p in self.parameters() if id(p) not in excl)
+        return count_params([self], exclude=self.map_part_modules())

@@ -208,6 +208,18 @@ def _shade(rng: np.random.Generator, img: np.ndarray, strength: float) -> np.nda
     return img
 
 
+def _soften(rng: np.random.Generator, img: np.ndarray, sigma: float, grain_px: float,
+            grain: tuple[float, float], shade: tuple[float, float]) -> np.ndarray:
+    """Finish a hard-edged pattern (H, W, 3): 3x3 Gaussian blur of ``sigma``, multiplicative
+    grain ``grain[0] + grain[1] * noise`` with cells of about ``grain_px`` pixels, then
+    :func:`_shade` with a strength drawn from ``shade``."""
+    h, w = img.shape[:2]
+    img = cv2.GaussianBlur(img, (3, 3), sigma)
+    fine = _value_noise(rng, h, w, max(h, w) / grain_px)
+    img *= (grain[0] + grain[1] * fine)[..., None]
+    return _shade(rng, img, rng.uniform(*shade))
+
+
 # ----------------------------------------------------------------------------------------------
 # background generators: each returns float32 (H, W, 3), roughly in [0, 1]
 # ----------------------------------------------------------------------------------------------
@@ -253,10 +265,7 @@ def _bg_stripes(rng, h, w):
         lut2 = _ramp_lut(_palette(rng, 2), rng, hard=True)
         a = rng.uniform(0.25, 0.5)
         img = cv2.addWeighted(img, 1.0 - a, _colorize(t2, lut2), a, 0.0)
-    img = cv2.GaussianBlur(img, (3, 3), 0.6)
-    fine = _value_noise(rng, h, w, max(h, w) / 3.0)
-    img *= (0.92 + 0.16 * fine)[..., None]
-    return _shade(rng, img, rng.uniform(0.05, 0.25))
+    return _soften(rng, img, 0.6, 3.0, (0.92, 0.16), (0.05, 0.25))
 
 
 def _bg_checker(rng, h, w):
@@ -272,10 +281,7 @@ def _bg_checker(rng, h, w):
         g = rng.uniform(0.03, 0.1)
         grout = ((u - fu) < g) | ((v - fv) < g)
         img[grout] = _palette(rng, 1)[0]
-    img = cv2.GaussianBlur(img, (3, 3), 0.7)
-    fine = _value_noise(rng, h, w, max(h, w) / 4.0)
-    img *= (0.9 + 0.2 * fine)[..., None]
-    return _shade(rng, img, rng.uniform(0.1, 0.3))
+    return _soften(rng, img, 0.7, 4.0, (0.9, 0.2), (0.1, 0.3))
 
 
 def _bg_bricks(rng, h, w):
@@ -292,10 +298,7 @@ def _bg_bricks(rng, h, w):
     mort = rng.uniform(0.04, 0.12)
     mortar = ((v - fv) < mort) | ((u - fu) < mort * 0.4)
     img[mortar] = _palette(rng, 1)[0]
-    img = cv2.GaussianBlur(img, (3, 3), 0.7)
-    fine = _value_noise(rng, h, w, max(h, w) / 3.0)
-    img *= (0.85 + 0.3 * fine)[..., None]
-    return _shade(rng, img, rng.uniform(0.1, 0.3))
+    return _soften(rng, img, 0.7, 3.0, (0.85, 0.3), (0.1, 0.3))
 
 
 def _bg_voronoi(rng, h, w):

@@ -101,16 +101,14 @@ class _Worker:
             pose_id = (idx % len(self.uniform.t)).astype(np.int64)
             flexion = self.uniform.flexion[pose_id]
             splay = np.stack([r.uniform(-cfg.splay, cfg.splay, 5) for r in rngs]) if cfg.splay > 0 else np.zeros((n, 5))
+            angles = self.uniform.angles[torch.as_tensor(pose_id)].clone()
             if cfg.splay > 0:  # splay offsets on top of the uniform pose (its joint timing kept)
-                angles = varied_angles(self.hand, flexion, splay, self.uniform.direction[pose_id])
-            else:
-                angles = self.uniform.angles[torch.as_tensor(pose_id)].clone()
-            # a splayed bent finger may run into its neighbour: those samples keep the plain pose
-            pen = self.hand.penetration(self.hand.angles_to_pose(angles), torch.as_tensor(shape, dtype=torch.float32))
-            bad = (pen > 2e-3).numpy()
-            if bad.any():
-                angles[torch.as_tensor(bad)] = self.uniform.angles[torch.as_tensor(pose_id[bad])]
-                splay[bad] = 0.0
+                splayed = varied_angles(self.hand, flexion, splay, self.uniform.direction[pose_id])
+                # a splayed bent finger may run into its neighbour: those samples keep the plain pose
+                pen = self.hand.penetration(self.hand.angles_to_pose(splayed), torch.as_tensor(shape, dtype=torch.float32))
+                ok = (pen <= 2e-3).numpy()
+                angles[torch.as_tensor(ok)] = splayed[torch.as_tensor(ok)]
+                splay[~ok] = 0.0
             book = dict(flexion=flexion, splay=splay, pose_id=pose_id, pair=self.uniform.pair[pose_id],
                         t_interp=self.uniform.t[pose_id])
         else:
@@ -252,8 +250,9 @@ def generate(root: str | Path, cfg: SynthConfig, workers: int = 1, progress: boo
                     made += n
                     bar.update(n)
             finally:
-                _STATE.get("worker").renderer.close()
-                _STATE.clear()
+                worker = _STATE.pop("worker", None)
+                if worker is not None:
+                    worker.renderer.close()
         else:
             ctx = mp.get_context("spawn")
             with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,

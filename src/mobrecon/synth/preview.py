@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from mobrecon.hand.skeleton import BONES
-from mobrecon.io_utils import atomic_path
+from mobrecon.io_utils import atomic_write_png
 
 # one colour per finger (thumb..pinky), RGB
 FINGER_COLORS = ((255, 64, 64), (255, 200, 0), (64, 220, 64), (0, 180, 255), (200, 80, 255))
@@ -48,7 +48,5 @@ def preview_grid(root: str | Path, png: str | Path, n: int = 16, cols: int = 4, 
         r, c = divmod(k, cols)
         sheet[r * cell:r * cell + img.shape[0], c * cell:c * cell + img.shape[1]] = img
     png = Path(png)
-    with atomic_path(png, suffix=".png") as tmp:
-        if not cv2.imwrite(str(tmp), sheet[..., ::-1]):
-            raise OSError(f"{png}: could not write the PNG")
+    atomic_write_png(png, sheet)
     return png

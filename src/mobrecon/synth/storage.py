@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mobrecon.io_utils import atomic_path, deterministic_npz
+from mobrecon.io_utils import atomic_path, atomic_save_npz
 
 DEPTH_UNIT = 1e-4  # metres per depth-PNG step
 MASK_BACKGROUND, MASK_VISIBLE, MASK_OCCLUDED = 0, 1, 2
@@ -96,7 +96,7 @@ def write_shard(path: Path, encoded: list[tuple[bytes, bytes, bytes]], vertices_
     with atomic_path(path / "vertices.npy") as tmp:
         np.save(tmp, np.asarray(vertices_rel, dtype=np.float16))
     arrays = {name: np.asarray(annotations[name], dtype=dt) for name, (dt, _, _) in ANNOTATIONS.items()}
-    deterministic_npz(path / "annotations.npz", {**arrays, **offsets})
+    atomic_save_npz(path / "annotations.npz", {**arrays, **offsets})
 
 
 def read_blob(path: Path, offsets: np.ndarray, i: int) -> bytes:

@@ -26,7 +26,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from mobrecon.io_utils import atomic_path
+from mobrecon.io_utils import atomic_write_png
 
 SKIN = (0.85, 0.64, 0.52)
 
@@ -436,13 +436,6 @@ def look_at_camera(
     return Camera(R, t, K)
 
 
-def _write_png_atomic(rgb: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(rgb).save(tmp, format="PNG")
-
-
 def render_mesh_png(
     vertices,
     faces,
@@ -474,5 +467,5 @@ def render_mesh_png(
     finally:
         if own:
             r.close()
-    _write_png_atomic(out.rgb, path)
+    atomic_write_png(path, out.rgb)
     return path
