@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -158,6 +159,51 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from mobrecon.train.config import load_config
+    from mobrecon.train.trainer import train
+
+    overrides = {k: v for k, v in (("data.train", args.data), ("max_steps", args.max_steps),
+                                   ("epochs", args.epochs), ("batch_size", args.batch_size),
+                                   ("data.workers", args.workers), ("init", args.init)) if v is not None}
+    cfg = load_config(args.config, **overrides)
+    out = args.out or str(Path("runs") / Path(args.config).stem)
+    result = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only the first process reports
+        return 0
+    print(f"{out}: {result['status']} at step {result['step']} (epoch {result['epoch']}); "
+          f"checkpoint {result['checkpoint']}" + (f", model {result['model']}" if "model" in result else ""))
+    return 130 if result["status"] == "interrupted" else 0
+
+
+def cmd_eval(args) -> int:
+    from mobrecon.data.mixed import open_dataset
+    from mobrecon.eval.evaluate import evaluate
+    from mobrecon.models.weights import load_model
+
+    if args.count is not None and args.count < 1:
+        raise UserError(f"--count must be >= 1, got {args.count}")
+    model = load_model(args.checkpoint)
+    data = open_dataset(args.data)
+    result = evaluate(model, data, count=args.count, batch_size=args.batch_size, workers=args.workers,
+                      progress=not (args.quiet or args.json), fps=args.fps, collect=bool(args.freihand_json))
+    if args.freihand_json:
+        from mobrecon.eval.submission import write_freihand_json
+
+        pred = result.pop("predictions")
+        write_freihand_json(args.freihand_json, list(pred["joints3d"]), list(pred["vertices"]),
+                            num_vertices=pred["vertices"].shape[1])
+    result = {"checkpoint": args.checkpoint, "data": args.data, **result}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>16s}  {v}")
+    if args.freihand_json:
+        print(f"wrote {args.freihand_json}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mobrecon import __version__
 
@@ -206,6 +252,32 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--png", help="with --preview: the grid image to write")
     y.add_argument("--n", type=int, default=16, help="with --preview: number of samples")
     y.set_defaults(func=cmd_synth)
+
+    t = sub.add_parser("train", help="train a model (stage 1: 2D pose; stage 2: the whole network)")
+    t.add_argument("--config", required=True, help="a YAML run config, e.g. configs/mobrecon_ghoststack.yaml")
+    t.add_argument("--data", help="training data (overrides data.train): DIR, KIND:DIR, or a mixture A=0.7,B=0.3")
+    t.add_argument("--out", help="run directory (default runs/<config name>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    t.add_argument("--init", help="start from this checkpoint (e.g. a stage-1 run's last.pt)")
+    t.add_argument("--epochs", type=int, help="override epochs")
+    t.add_argument("--batch-size", type=int, help="override batch_size")
+    t.add_argument("--max-steps", type=int, help="stop after this many steps in all")
+    t.add_argument("--workers", type=int, help="override data.workers (DataLoader processes)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="score a model on a data set (MPJPE, PA-MPJPE, AUC, F@5/15, acceleration)")
+    e.add_argument("--checkpoint", required=True, help="a model file (model.pt) or a stage-2 checkpoint (last.pt)")
+    e.add_argument("--data", required=True, help="a data set: DIR or KIND:DIR[:SPLIT] (freihand, rhd, ho3d, synth)")
+    e.add_argument("--count", type=int, help="score only the first N samples")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--workers", type=int, default=0, help="DataLoader processes")
+    e.add_argument("--fps", type=float, default=30.0, help="frame rate of video sets (acceleration units)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--freihand-json", metavar="FILE", help="also write predictions as a FreiHAND submission "
+                   "[xyz_list, verts_list] (camera space, metres)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=cmd_eval)
     return p
 
 

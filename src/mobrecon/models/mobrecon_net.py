@@ -49,7 +49,8 @@ class MobReconConfig:
 
 class MobRecon(nn.Module):
     """img (B, 3, S, S) normalised as (x - 0.5) / 0.5 -> dict with
-    ``uv`` (B, 21, 2) in [0, 1] of the crop, ``joints2d`` (B, 21, 2) crop pixels,
+    ``uv`` (B, 21, 2) in [0, 1] of the crop (its edges; a pixel centre i sits at (i + 0.5) / S),
+    ``joints2d`` (B, 21, 2) crop pixels (centres at integers: ``uv * S - 0.5``),
     ``vertices`` (B, V, 3) root-relative metres, ``joints3d`` (B, 21, 3) = J_regressor @ vertices,
     and for the heatmap heads ``heatmaps`` (B, 21, 32, 32) logits."""
 
@@ -103,5 +104,5 @@ class MobRecon(nn.Module):
             feats = self.lifting(self.pooling(latent, out["heatmaps"] if self.pooling.mode == "joint" else uv))
         verts = self.decoder(feats)
         joints3d = torch.einsum("jv,bvc->bjc", self.J_regressor, verts)
-        out.update(uv=uv, joints2d=uv * self.cfg.input_size, vertices=verts, joints3d=joints3d)
+        out.update(uv=uv, joints2d=uv * self.cfg.input_size - 0.5, vertices=verts, joints3d=joints3d)
         return out

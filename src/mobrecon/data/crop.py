@@ -1,0 +1,130 @@
+"""The crop around the hand: one definition for training, evaluation and inference.
+
+A crop is a square window of the image (centre, side, in-plane rotation) resampled to
+``out_size`` x ``out_size`` pixels. Pixel centres sit at integer coordinates in both the
+image and the crop, so the window's continuous extent ``[c - side/2, c + side/2]`` lands on
+``[-0.5, out_size - 0.5]``.
+
+The crop is an affine map ``M`` (2 x 3) from image to crop pixels. For a pinhole camera with
+square pixels it is exactly a new pinhole camera turned about its optical axis:
+``[M; 0 0 1] @ K == K_crop @ R_crop`` with ``K_crop`` upper triangular and ``R_crop`` a rotation
+about z. So the 3D targets of a rotated crop are the camera-space points turned by ``R_crop``,
+and they project with ``K_crop`` onto the crop's 2D points, exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A square window: centre ``(cx, cy)`` and ``side`` in image pixels, turned by ``rot``
+    radians (positive turns the image content counter-clockwise on screen, i.e. from +x
+    towards -y, since image y points down)."""
+
+    cx: float
+    cy: float
+    side: float
+    rot: float = 0.0
+
+    def corners(self) -> tuple[float, float, float, float]:
+        """Axis-aligned (x0, y0, x1, y1) of the unrotated window."""
+        h = self.side / 2
+        return self.cx - h, self.cy - h, self.cx + h, self.cy + h
+
+    @classmethod
+    def from_corners(cls, x0: float, y0: float, x1: float, y1: float, margin: float = 1.0) -> "CropBox":
+        """The square window around the rectangle (x0, y0, x1, y1), its longer side times ``margin``."""
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"box ({x0}, {y0}, {x1}, {y1}) has zero or negative size")
+        return cls((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * margin)
+
+
+def hand_box(joints2d: np.ndarray, valid: np.ndarray | None = None, margin: float = 1.3,
+             min_side: float = 8.0) -> CropBox:
+    """The square crop around the valid 2D joints (N, 2): centred on their bounding box, its
+    side ``margin`` times the box's longer side (the paper's 1.3), at least ``min_side`` pixels."""
+    j = np.asarray(joints2d, np.float64).reshape(-1, 2)
+    if valid is not None:
+        j = j[np.asarray(valid).reshape(-1) > 0]
+    j = j[np.isfinite(j).all(1)]
+    if len(j) == 0:
+        raise ValueError("no valid 2D joints to place the crop around")
+    lo, hi = j.min(0), j.max(0)
+    side = max(float((hi - lo).max()) * margin, min_side)
+    c = (lo + hi) / 2
+    return CropBox(float(c[0]), float(c[1]), side)
+
+
+def crop_matrix(box: CropBox, out_size: int) -> np.ndarray:
+    """(2, 3) affine from image pixels to crop pixels: ``p_crop = s R (p - c) + (S - 1) / 2``."""
+    s = out_size / box.side
+    co, si = math.cos(box.rot), math.sin(box.rot)
+    A = s * np.array([[co, si], [-si, co]])  # turns content by +rot on screen (y down)
+    half = (out_size - 1) / 2
+    t = np.array([half, half]) - A @ np.array([box.cx, box.cy])
+    return np.concatenate([A, t[:, None]], 1)
+
+
+def crop_rotation(box: CropBox) -> np.ndarray:
+    """(3, 3) rotation about the optical axis that the crop applies to camera-space points."""
+    co, si = math.cos(box.rot), math.sin(box.rot)
+    return np.array([[co, si, 0.0], [-si, co, 0.0], [0.0, 0.0, 1.0]])
+
+
+def crop_intrinsics(K: np.ndarray, box: CropBox, out_size: int) -> np.ndarray:
+    """(3, 3) ``K_crop`` with ``[M; 0 0 1] @ K == K_crop @ crop_rotation(box)`` (exact when
+    fx == fy; otherwise the mean focal length is used for the turned part)."""
+    M3 = np.vstack([crop_matrix(box, out_size), [0, 0, 1]])
+    Kc = M3 @ np.asarray(K, np.float64) @ crop_rotation(box).T
+    if abs(box.rot) > 0:  # drop the residual skew a non-square-pixel camera would leave
+        f = (Kc[0, 0] + Kc[1, 1]) / 2 if abs(K[0, 0] - K[1, 1]) > 1e-9 else None
+        if f is not None:
+            Kc[0, 0] = Kc[1, 1] = f
+        Kc[0, 1] = Kc[1, 0] = 0.0
+    return Kc
+
+
+def apply_affine(M: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(..., 2) points through a (2, 3) affine."""
+    p = np.asarray(points, np.float64)
+    return p @ M[:, :2].T + M[:, 2]
+
+
+def invert_affine(M: np.ndarray) -> np.ndarray:
+    """(2, 3) inverse of a (2, 3) affine."""
+    return cv2.invertAffineTransform(np.asarray(M, np.float64))
+
+
+def compose_affine(M2: np.ndarray, M1: np.ndarray) -> np.ndarray:
+    """(2, 3) affine of ``M1`` followed by ``M2``."""
+    return (np.vstack([M2, [0, 0, 1]]) @ np.vstack([M1, [0, 0, 1]]))[:2]
+
+
+def crop_image(image: np.ndarray, box: CropBox, out_size: int, interpolation: int = cv2.INTER_LINEAR,
+               border_value=0) -> np.ndarray:
+    """(H, W[, C]) image -> (S, S[, C]) crop; outside the image filled with ``border_value``."""
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"empty image of shape {image.shape}")
+    if box.side <= 0:
+        raise ValueError(f"crop side must be positive, got {box.side}")
+    M = crop_matrix(box, out_size)
+    # Large down-scaling aliases; pre-blur in proportion, as a resize with area averaging would.
+    scale = out_size / box.side
+    src = image
+    if scale < 0.5 and interpolation != cv2.INTER_NEAREST:
+        sigma = 0.5 / scale * 0.6
+        src = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    return cv2.warpAffine(src, M, (out_size, out_size), flags=interpolation,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+
+
+def to_tensor_image(crop: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 RGB -> (3, S, S) float32 normalised as (x / 255 - 0.5) / 0.5, the
+    network's input convention."""
+    return ((crop.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1).copy()

@@ -1,0 +1,1 @@
+"""Inference: root recovery, the predictor, visual outputs and export."""
