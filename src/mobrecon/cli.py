@@ -144,10 +144,12 @@ def cmd_synth(args) -> int:
         return 0
     from mobrecon.synth.generator import SynthConfig, generate
 
-    if not args.out or args.count is None:
-        raise UserError("synth needs --out DIR and --count N (or --preview DIR --png FILE)")
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.video:
+        return _synth_video(args)
+    if not args.out or args.count is None:
+        raise UserError("synth needs --out DIR and --count N (or --video, or --preview DIR --png FILE)")
     cfg = SynthConfig(count=args.count, seed=args.seed, mode=args.mode, size=args.size,
                       shard_size=args.shard_size, jitter=not args.no_jitter, splay=args.splay,
                       shape=args.shape_scale, occluder_prob=args.occluders,
@@ -186,7 +188,8 @@ def cmd_eval(args) -> int:
     model = load_model(args.checkpoint)
     data = open_dataset(args.data)
     result = evaluate(model, data, count=args.count, batch_size=args.batch_size, workers=args.workers,
-                      progress=not (args.quiet or args.json), fps=args.fps, collect=bool(args.freihand_json))
+                      progress=not (args.quiet or args.json), fps=args.fps, collect=bool(args.freihand_json),
+                      crop=args.crop)
     if args.freihand_json:
         from mobrecon.eval.submission import write_freihand_json
 
@@ -201,6 +204,127 @@ def cmd_eval(args) -> int:
             print(f"{k:>16s}  {v}")
     if args.freihand_json:
         print(f"wrote {args.freihand_json}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _parse_numbers(text: str, n: int, flag: str) -> list[float]:
+    try:
+        vals = [float(t) for t in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != n:
+        raise UserError(f"{flag} {text!r}: expected {n} comma-separated numbers")
+    return vals
+
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _video_frames(source: Path):
+    """Frames (RGB) of a video file or of a folder of images (sorted by name)."""
+    import cv2
+
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UserError(f"--video {source}: the folder holds no images")
+        for p in files:
+            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if img is None:
+                raise UserError(f"--video {p}: not an image")
+            yield p.stem, img[:, :, ::-1].copy()
+        return
+    cap = cv2.VideoCapture(str(source))
+    if not cap.isOpened():
+        raise UserError(f"--video {source}: cannot open it as a video")
+    i = 0
+    try:
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                break
+            yield f"frame_{i:06d}", img[:, :, ::-1].copy()
+            i += 1
+    finally:
+        cap.release()
+    if i == 0:
+        raise UserError(f"--video {source}: no frames could be read")
+
+
+def cmd_reconstruct(args) -> int:
+    from mobrecon.infer.predictor import load, read_image
+
+    if not args.images and not args.video:
+        raise UserError("give one or more IMAGE files, or --video FILE_OR_FOLDER")
+    box = _parse_numbers(args.box, 4, "--box") if args.box else None
+    K = _parse_numbers(args.K, 4, "--K") if args.K else None
+    predictor = load(args.model, backend=args.backend, threads=args.threads)
+    out = Path(args.out)
+    from mobrecon.infer.outputs import write_outputs
+    from mobrecon.viz.render import MeshRenderer
+
+    failures = 0
+    with MeshRenderer() as renderer:
+        if args.video:
+            return _reconstruct_video(args, predictor, box, K, out, renderer)
+        from tqdm import tqdm
+
+        used: set[str] = set()
+        for path in tqdm(args.images, unit="image", disable=args.quiet or len(args.images) < 2):
+            name = Path(path).stem
+            while name in used:  # two inputs with the same name: keep both
+                name += "_"
+            try:
+                image = read_image(path)
+                result = predictor.predict(image, box=box, K=K)
+            except (FileNotFoundError, ValueError) as e:
+                msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+                tqdm.write(f"mobrecon reconstruct: error: {msg}", file=sys.stderr)
+                failures += 1
+                continue
+            used.add(name)
+            paths = write_outputs(out, name, image, result, renderer)
+            if not args.quiet:
+                tqdm.write(f"{path} -> {', '.join(p.name for p in paths)}")
+    done = len(args.images) - failures
+    print(f"{out}: reconstructed {done} of {len(args.images)} image(s)")
+    return 2 if failures else 0
+
+
+def _reconstruct_video(args, predictor, box, K, out: Path, renderer) -> int:
+    from mobrecon.infer.outputs import overlay
+    from mobrecon.io_utils import atomic_write_png, atomic_write_text
+
+    source = Path(args.video)
+    if not source.exists():
+        raise UserError(f"--video {source}: no such file or folder")
+    names, frames = [], []
+    for name, frame in _video_frames(source):
+        names.append(name)
+        frames.append(frame)
+    results, report = predictor.predict_video(frames, box=box, K=K, fps=args.fps)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame, r in zip(names, frames, results):
+        atomic_write_text(out / f"{name}.json", json.dumps({"name": name, **r.to_dict()}) + "\n")
+        if args.overlays:
+            atomic_write_png(out / f"{name}_overlay.png", overlay(frame, r, renderer))
+    atomic_write_text(out / "video.json", json.dumps({"source": str(source), **report}, indent=1) + "\n")
+    print(f"{out}: {report['frames']} frames; acceleration of the outputs: "
+          f"{report.get('accel2d_px_s2', float('nan')):.1f} px/s^2 (2D), "
+          f"{report.get('accel3d_mm_s2', float('nan')):.1f} mm/s^2 (3D, wrist-relative)")
+    return 0
+
+
+def _synth_video(args) -> int:
+    from mobrecon.synth.video import VideoConfig, generate_video
+
+    if not args.out or args.sequences is None or args.frames is None:
+        raise UserError("synth --video needs --out DIR, --sequences N and --frames N")
+    cfg = VideoConfig(sequences=args.sequences, frames=args.frames, fps=args.fps, seed=args.seed, size=args.size,
+                      shape=args.shape_scale, photometric=not args.no_photometric)
+    summary = generate_video(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    print(f"{args.out}: {summary['count']} frames in {cfg.sequences} sequence(s) at {cfg.fps:g} fps")
     return 0
 
 
@@ -248,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--occluders", type=float, default=0.25, help="fraction of images with occluding shapes")
     y.add_argument("--no-photometric", action="store_true", help="no colour jitter / blur / noise")
     y.add_argument("--quiet", action="store_true", help="no progress bar")
+    y.add_argument("--video", action="store_true", help="video mode: smooth pose and camera trajectories, "
+                   "tracker-like jittered crops (with --sequences, --frames, --fps)")
+    y.add_argument("--sequences", type=int, help="with --video: number of sequences")
+    y.add_argument("--frames", type=int, help="with --video: frames per sequence")
+    y.add_argument("--fps", type=float, default=30.0, help="with --video: frame rate")
     y.add_argument("--preview", metavar="DIR", help="instead: write a grid of samples of DIR to --png")
     y.add_argument("--png", help="with --preview: the grid image to write")
     y.add_argument("--n", type=int, default=16, help="with --preview: number of samples")
@@ -273,11 +402,28 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=32)
     e.add_argument("--workers", type=int, default=0, help="DataLoader processes")
     e.add_argument("--fps", type=float, default=30.0, help="frame rate of video sets (acceleration units)")
+    e.add_argument("--crop", default="joints", choices=("joints", "full"),
+                   help="joints: around the annotated 2D joints (protocol); full: the whole image (video crops)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--freihand-json", metavar="FILE", help="also write predictions as a FreiHAND submission "
                    "[xyz_list, verts_list] (camera space, metres)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
+
+    r = sub.add_parser("reconstruct", help="reconstruct hands from photos (mesh, joints, overlays)")
+    r.add_argument("images", nargs="*", help="image files")
+    r.add_argument("--out", required=True, help="output directory")
+    r.add_argument("--model", default="mobrecon_ghoststack", help="a registered model (shipped weights), "
+                   "a model file or a stage-2 checkpoint")
+    r.add_argument("--box", help="x0,y0,x1,y1: the hand's box in pixels (default: the whole image is the crop)")
+    r.add_argument("--K", help="fx,fy,cx,cy intrinsics in pixels (default: a typical camera for the image size)")
+    r.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
+    r.add_argument("--threads", type=int, help="CPU threads")
+    r.add_argument("--video", help="instead of images: a video file or a folder of frames, tracked frame to frame")
+    r.add_argument("--fps", type=float, default=30.0, help="with --video: frame rate for the acceleration report")
+    r.add_argument("--overlays", action="store_true", help="with --video: also write per-frame overlays")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or per-image lines")
+    r.set_defaults(func=cmd_reconstruct)
     return p
 
 

@@ -101,11 +101,6 @@ def invert_affine(M: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(np.asarray(M, np.float64))
 
 
-def compose_affine(M2: np.ndarray, M1: np.ndarray) -> np.ndarray:
-    """(2, 3) affine of ``M1`` followed by ``M2``."""
-    return (np.vstack([M2, [0, 0, 1]]) @ np.vstack([M1, [0, 0, 1]]))[:2]
-
-
 def crop_image(image: np.ndarray, box: CropBox, out_size: int, interpolation: int = cv2.INTER_LINEAR,
                border_value=0) -> np.ndarray:
     """(H, W[, C]) image -> (S, S[, C]) crop; outside the image filled with ``border_value``."""

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mobrecon.data.crop import (CropBox, apply_affine, compose_affine, crop_image, crop_intrinsics,
-                                crop_matrix, crop_rotation, hand_box, invert_affine, to_tensor_image)
+from mobrecon.data.crop import (CropBox, apply_affine, crop_image, crop_intrinsics, crop_matrix, crop_rotation,
+                                hand_box, to_tensor_image)
 
 
 @dataclass(frozen=True)
@@ -113,22 +113,28 @@ class TrainTransform:
 
 
 class EvalTransform:
-    """sample -> one deterministic crop (no view axis): the hand's 2D joints with the margin,
-    or a given box (x0, y0, x1, y1) per sample through ``boxes``."""
+    """sample -> one deterministic crop (no view axis), unrotated.
 
-    def __init__(self, size: int = 128, margin: float = 1.3):
-        self.size, self.margin = size, margin
+    ``crop="joints"``: around the hand's annotated 2D joints with the margin (the field's
+    protocol); ``crop="full"``: the whole image as the crop (square, centred), as the predictor
+    does without a box -- for video sets whose frames are already a tracker's crops, so the
+    tracker's jitter reaches the network as it would in use.
+    """
+
+    CROPS = ("joints", "full")
+
+    def __init__(self, size: int = 128, margin: float = 1.3, crop: str = "joints"):
+        if crop not in self.CROPS:
+            raise ValueError(f"crop must be one of {', '.join(self.CROPS)}, got {crop!r}")
+        self.size, self.margin, self.crop = size, margin, crop
 
     def __call__(self, sample: dict, box: CropBox | None = None) -> dict:
-        if box is None:
+        if box is None and self.crop == "full":
+            h, w = sample["image"].shape[:2]
+            box = CropBox((w - 1) / 2, (h - 1) / 2, float(max(w, h)))
+        elif box is None:
             box = hand_box(sample["joints2d"], sample["joints2d_valid"], margin=self.margin)
         out = view_of(sample, box, self.size)
         for k in PER_SAMPLE:
             out[k] = sample[k]
         return out
-
-
-def relative_transform(M1: np.ndarray, M2: np.ndarray, R1: np.ndarray, R2: np.ndarray):
-    """Between two views of one image: ``T_1->2`` (2, 3), crop-1 pixels -> crop-2 pixels, and
-    ``R_1->2`` (3, 3), view-1 camera space -> view-2 camera space (Eq. 11)."""
-    return compose_affine(M2, invert_affine(M1)), R2 @ R1.T

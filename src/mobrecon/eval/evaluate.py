@@ -37,13 +37,14 @@ class _Cropped(Dataset):
 
 
 @torch.no_grad()
-def predict_batches(model, dataset: Dataset, batch_size: int = 32, workers: int = 0, progress: bool = True):
+def predict_batches(model, dataset: Dataset, batch_size: int = 32, workers: int = 0, progress: bool = True,
+                    crop: str = "joints"):
     """Yield (batch, predictions) with predictions as numpy: ``joints2d`` (B, 21, 2) image
     pixels, ``joints3d_rel`` (B, 21, 3) / ``vertices_rel`` (B, V, 3) root-relative metres,
     ``root`` (B, 3) camera-space wrist from root recovery."""
     model.eval()
     size = model.cfg.input_size
-    loader = DataLoader(_Cropped(dataset, EvalTransform(size)), batch_size=batch_size, num_workers=workers)
+    loader = DataLoader(_Cropped(dataset, EvalTransform(size, crop=crop)), batch_size=batch_size, num_workers=workers)
     if progress:
         from tqdm import tqdm
 
@@ -62,9 +63,11 @@ def predict_batches(model, dataset: Dataset, batch_size: int = 32, workers: int 
 
 
 def evaluate(model, dataset: Dataset, count: int | None = None, batch_size: int = 32, workers: int = 0,
-             progress: bool = True, fps: float = 30.0, collect: bool = False) -> dict:
+             progress: bool = True, fps: float = 30.0, collect: bool = False, crop: str = "joints") -> dict:
     """Metrics of ``model`` on the first ``count`` samples of ``dataset`` (all if None).
 
+    ``crop``: ``joints`` (around the annotated 2D joints) or ``full`` (the whole image, for
+    video sets of tracker crops); see :class:`~mobrecon.data.transform.EvalTransform`.
     With ``collect`` the result also holds ``predictions``: camera-space ``joints3d`` (N, 21, 3)
     and ``vertices`` (N, V, 3) (root from root recovery), for a FreiHAND submission file.
     """
@@ -73,7 +76,7 @@ def evaluate(model, dataset: Dataset, count: int | None = None, batch_size: int 
     acc = MetricAccumulator(fps=fps)
     n_verts = model.J_regressor.shape[1]
     kept_j, kept_v = [], []
-    for batch, p in predict_batches(model, dataset, batch_size, workers, progress):
+    for batch, p in predict_batches(model, dataset, batch_size, workers, progress, crop):
         has_j = batch["has_joints3d"].numpy()
         has_v = batch["has_vertices"].numpy() & (batch["gt_vertices"].shape[1] == n_verts)
         seq, frame = list(batch["sequence"]), batch["frame"].numpy()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,12 @@ class SynthDataset(Dataset):
     silhouette, ``visible`` (H, W) bool (silhouette minus occluders), ``depth`` (H, W) float32
     metres (0 off the hand), ``vertices`` (V, 3) and ``joints3d`` (21, 3) float32 camera space,
     ``joints2d`` (21, 2) pixels, ``K``, ``R``, ``t``, ``pose`` (16, 3), ``shape`` (6,), and the
-    ids ``pose_id``, ``view_id``, ``index``; ``transform`` (if given) is applied to that dict.
+    ids ``pose_id``, ``view_id``, ``index``, and ``sequence`` (str) / ``frame`` (int) / ``crop``
+    (3,) (video sets, :mod:`mobrecon.synth.video`; image sets: '' / -1 / the whole image);
+    ``transform`` (if given) is applied to that dict.
+
+    ``config`` is the set's config.json (empty if absent); ``fps`` its frame rate (None for
+    image sets); :meth:`sequences` groups the indices of a video set by sequence.
     """
 
     def __init__(self, root: str | Path, transform=None):
@@ -32,7 +38,10 @@ class SynthDataset(Dataset):
         self.ann = []
         for p in self.shards:
             with np.load(p / "annotations.npz") as z:
-                self.ann.append({k: z[k] for k in z.files})
+                self.ann.append(storage.with_defaults({k: z[k] for k in z.files}))
+        cfg_path = self.root / "config.json"
+        self.config: dict = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+        self.fps: float | None = self.config.get("fps")
         sizes = [len(a["index"]) for a in self.ann]
         self._starts = np.concatenate([[0], np.cumsum(sizes)])
         self._verts: dict[int, np.ndarray] = {}
@@ -40,6 +49,16 @@ class SynthDataset(Dataset):
 
     def __len__(self) -> int:
         return int(self._starts[-1])
+
+    def sequences(self) -> dict[str, np.ndarray]:
+        """Sequence name -> (F,) int64 dataset indices of its frames, in frame order (image
+        samples, sequence '', are left out)."""
+        seq = np.concatenate([a["sequence"] for a in self.ann])
+        frame = np.concatenate([a["frame"] for a in self.ann])
+        order = np.lexsort((frame, seq))  # by sequence, then frame
+        names, starts = np.unique(seq[order], return_index=True)
+        groups = np.split(order.astype(np.int64), starts[1:])
+        return {str(n): g for n, g in zip(names, groups) if n}
 
     def locate(self, i: int) -> tuple[int, int]:
         if not -len(self) <= i < len(self):
@@ -63,6 +82,8 @@ class SynthDataset(Dataset):
             "vertices": np.asarray(self._verts[s][j], dtype=np.float32) + root,
         }
         for k in ("joints3d", "joints2d", "K", "R", "t", "root", "pose", "shape", "pose_id", "view_id",
-                  "index", "occluded"):
+                  "index", "occluded", "crop"):
             item[k] = a[k][j]
+        item["sequence"] = str(a["sequence"][j])
+        item["frame"] = int(a["frame"][j])
         return self.transform(item) if self.transform is not None else item

@@ -13,7 +13,9 @@ resumes by skipping complete shards.
 
 With ``jitter`` the camera distance (hand filling 55-95 % of the crop), field of view
 (20-40 degrees), roll, viewpoint and aim point are perturbed, so crops look like a detector's.
-Layout on disk: :mod:`mobrecon.synth.storage`.
+Layout on disk: :mod:`mobrecon.synth.storage`. The shard loop (:func:`run_shards`: resume,
+worker processes, progress) and the settings check (:func:`check_config`) also drive the video
+generator, :mod:`mobrecon.synth.video`.
 """
 
 from __future__ import annotations
@@ -69,10 +71,16 @@ class SynthConfig:
         return range(shard * self.shard_size, min(self.count, (shard + 1) * self.shard_size))
 
 
+def nearest_view(grid: np.ndarray, lon: float, lat: float) -> int:
+    """Index of the (216, 2) (lon, lat) ``grid`` viewpoint nearest to (lon, lat)."""
+    d = np.abs(np.angle(np.exp(1j * (grid[:, 0] - lon)))) * math.cos(lat) + np.abs(grid[:, 1] - lat)
+    return int(np.argmin(d))
+
+
 class _Worker:
     """Per-process state: the hand, the uniform pose table, the view grid and one renderer."""
 
-    def __init__(self, cfg: SynthConfig):
+    def __init__(self, cfg: SynthConfig, root: Path):
         import torch
 
         from mobrecon.hand.load import load_hand
@@ -82,11 +90,15 @@ class _Worker:
 
         torch.set_num_threads(1)
         self.cfg = cfg
+        self.root = Path(root)
         self.hand = load_hand("openhand")
         self.faces = self.hand.faces.numpy().astype(np.int64)
         self.uniform = uniform_poses(self.hand) if cfg.mode == "uniform" else None
         self.grid = hemisphere_viewpoints()
         self.renderer = MeshRenderer()
+
+    def close(self) -> None:
+        self.renderer.close()
 
     # ------------------------------------------------------------------ poses
     def _poses(self, shard: int, idx: np.ndarray, rngs: list[np.random.Generator]):
@@ -123,10 +135,6 @@ class _Worker:
             lon, lat = self.grid[(i + i // LCM_POSE_VIEW) % len(self.grid)]
             return float(lon), float(lat)
         return float(rng.uniform(0, 2 * math.pi)), float(math.asin(rng.uniform(0.0, 1.0)))
-
-    def _nearest_view(self, lon: float, lat: float) -> int:
-        d = np.abs(np.angle(np.exp(1j * (self.grid[:, 0] - lon)))) * math.cos(lat) + np.abs(self.grid[:, 1] - lat)
-        return int(np.argmin(d))
 
     # ---------------------------------------------------------------- render
     def render_shard(self, shard: int) -> int:
@@ -192,30 +200,34 @@ class _Worker:
             row = dict(index=i, K=K, R=R, t=t, root=root, joints3d=jc, joints2d=proj[:, :2] / proj[:, 2:],
                        pose=p, shape=shape[k], flexion=book["flexion"][k], splay=book["splay"][k],
                        pose_id=book["pose_id"][k], pair=book["pair"][k], t_interp=book["t_interp"][k],
-                       view_id=self._nearest_view(lon, lat), lon_lat=(lon, lat), roll=roll, fov=fov,
+                       view_id=nearest_view(self.grid, lon, lat), lon_lat=(lon, lat), roll=roll, fov=fov,
                        skin=base, light_dir=light["light_dir"], light_color=light["color"],
                        ambient=light["ambient"], background=app.BACKGROUND_KINDS.index(kind),
-                       occluded=occluded)
+                       occluded=occluded, sequence="", frame=-1, crop=storage.identity_crop(size))
             for name in storage.ANNOTATIONS:
                 ann[name].append(row[name])
         storage.write_shard(storage.shard_dir(self.root, shard), encoded, np.stack(verts_rel), ann)
         return len(idx)
 
 
-_STATE: dict = {}  # one _Worker per worker process (set by the pool initializer)
+def image_worker(cfg_dict: dict, root: str) -> _Worker:
+    """The worker factory of image sets (see :func:`run_shards`)."""
+    return _Worker(SynthConfig(**cfg_dict), Path(root))
 
 
-def _init_worker(cfg_dict: dict, root: str) -> None:
-    w = _Worker(SynthConfig(**cfg_dict))
-    w.root = Path(root)
-    _STATE["worker"] = w
+_STATE: dict = {}  # one worker per worker process (set by the pool initializer)
+
+
+def _init_worker(make_worker, cfg_dict: dict, root: str) -> None:
+    _STATE["worker"] = make_worker(cfg_dict, root)
 
 
 def _run_shard(shard: int) -> int:
     return _STATE["worker"].render_shard(shard)
 
 
-def _check_config(root: Path, cfg: SynthConfig) -> None:
+def check_config(root: Path, cfg) -> None:
+    """Write ``cfg`` (a dataclass) to root/config.json, or refuse a root made with other settings."""
     path = root / "config.json"
     want = asdict(cfg)
     if path.is_file():
@@ -230,20 +242,36 @@ def _check_config(root: Path, cfg: SynthConfig) -> None:
 
 def generate(root: str | Path, cfg: SynthConfig, workers: int = 1, progress: bool = True) -> dict:
     """Generate (or finish) the set in ``root``; returns the summary written to summary.json."""
-    from tqdm import tqdm
-
     cfg.check()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    _check_config(root, cfg)
+    check_config(root, cfg)
+    last_run = run_shards(root, cfg, image_worker, workers, progress, desc="synth")
+    summary = summarize(root, cfg)
+    summary["last_run"] = last_run
+    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def run_shards(root: Path, cfg, make_worker, workers: int = 1, progress: bool = True,
+               desc: str = "synth") -> dict:
+    """Render every incomplete shard of ``cfg`` (a dataclass with ``count``, ``n_shards`` and
+    ``shard_range(shard)``) into ``root``, in this process or in ``workers`` spawned ones.
+
+    ``make_worker(asdict(cfg), str(root))`` (a module-level callable, so that spawned processes
+    can import it) builds a per-process object with ``render_shard(shard) -> samples written``
+    and ``close()``. Returns the ``last_run`` record of summary.json.
+    """
+    from tqdm import tqdm
+
     todo = [s for s in range(cfg.n_shards) if not storage.is_complete(root, s)]
     done_before = cfg.count - sum(len(cfg.shard_range(s)) for s in todo)
     t0 = time.perf_counter()
-    bar = tqdm(total=cfg.count, initial=done_before, unit="img", disable=not progress, desc="synth")
+    bar = tqdm(total=cfg.count, initial=done_before, unit="img", disable=not progress, desc=desc)
     made = 0
     try:
         if workers <= 1 or len(todo) <= 1:
-            _init_worker(asdict(cfg), str(root))
+            _init_worker(make_worker, asdict(cfg), str(root))
             try:
                 for s in todo:
                     n = _run_shard(s)
@@ -252,23 +280,19 @@ def generate(root: str | Path, cfg: SynthConfig, workers: int = 1, progress: boo
             finally:
                 worker = _STATE.pop("worker", None)
                 if worker is not None:
-                    worker.renderer.close()
+                    worker.close()
         else:
             ctx = mp.get_context("spawn")
             with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
-                          initargs=(asdict(cfg), str(root))) as pool:
+                          initargs=(make_worker, asdict(cfg), str(root))) as pool:
                 for n in pool.imap_unordered(_run_shard, todo):
                     made += n
                     bar.update(n)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    summary = summarize(root, cfg)
-    summary["last_run"] = {"images": made, "seconds": round(seconds, 2),
-                           "images_per_second": round(made / seconds, 1) if made else None,
-                           "workers": workers}
-    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return summary
+    return {"images": made, "seconds": round(seconds, 2),
+            "images_per_second": round(made / seconds, 1) if made else None, "workers": workers}
 
 
 def summarize(root: str | Path, cfg: SynthConfig) -> dict:

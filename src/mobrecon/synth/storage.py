@@ -5,7 +5,7 @@
     DIR/
       config.json              generator settings (a re-run must match them)
       summary.json             counts, pose / view histograms, speed (rewritten after each run)
-      shard_00000/             samples [0, shard_size)
+      shard_00000/             samples [0, shard_size) (video sets: sequence 0, see below)
         rgb.bin                concatenated JPEG images (quality 95), H x W x 3
         mask.bin               concatenated 8-bit PNGs: 0 background, 1 visible hand,
                                2 hand hidden behind an occluder
@@ -16,6 +16,14 @@
                                the byte offsets ``rgb_offsets`` / ``mask_offsets`` /
                                ``depth_offsets`` (N + 1) into the .bin files.
                                Written last: its presence marks the shard complete.
+
+Video sets (:mod:`mobrecon.synth.video`) use the same layout with one shard per sequence:
+``shard_{s:05d}`` holds the frames 0..F-1 of sequence ``seq_{s:05d}`` in order (global index
+``s * F + f``); each frame is a crop of a virtual video frame (``frame_size`` pixels square,
+intrinsics in summary.json) and ``crop`` says where the crop lies in that frame.
+
+Sets written before ``sequence`` / ``frame`` / ``crop`` existed lack them;
+:func:`with_defaults` fills them in ('' / -1 / the whole image).
 
 Camera convention: OpenCV (x right, y down, z forward), pixel centres at integer coordinates
 (see :mod:`mobrecon.viz.render`). ``R, t`` map the hand's own frame to the camera:
@@ -60,7 +68,34 @@ ANNOTATIONS = {
     "ambient": ("f4", (), "ambient intensity"),
     "background": ("i1", (), "background kind (index into summary.json's background_kinds)"),
     "occluded": ("?", (), "an occluding shape was drawn over the hand"),
+    "sequence": ("U16", (), "video sequence name ('seq_00003'), '' in image sets"),
+    "frame": ("i4", (), "frame number within the sequence, -1 in image sets"),
+    "crop": ("f4", (3,), "crop window in the video frame: centre u, v and side, frame pixels "
+                          "(crop px = (frame px - centre) * size / side + (size - 1) / 2); "
+                          "image sets: the image itself ((size - 1) / 2, (size - 1) / 2, size)"),
 }
+
+
+def identity_crop(size: int) -> tuple[float, float, float]:
+    """``crop`` of an image that is its own frame: centre ((size - 1) / 2, (size - 1) / 2), side ``size``."""
+    c = (size - 1) / 2
+    return (c, c, float(size))
+
+
+def with_defaults(ann: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A shard's annotations with ``sequence`` / ``frame`` / ``crop`` added where missing (sets
+    written before they existed): '' / -1 / the whole image (from K's principal point, which
+    those sets put at the image centre)."""
+    n = len(ann["index"])
+    out = dict(ann)
+    if "sequence" not in out:
+        out["sequence"] = np.full(n, "", dtype=ANNOTATIONS["sequence"][0])
+    if "frame" not in out:
+        out["frame"] = np.full(n, -1, dtype=ANNOTATIONS["frame"][0])
+    if "crop" not in out:
+        c = np.asarray(ann["K"], np.float32)[:, :2, 2]
+        out["crop"] = np.concatenate([c, 2 * c[:, :1] + 1], axis=1)
+    return out
 
 
 def shard_dir(root: str | Path, shard: int) -> Path:
