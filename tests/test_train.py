@@ -231,16 +231,24 @@ def _write_cfg(path, synth_set, **extra):
     return path
 
 
-def test_sigterm_writes_a_checkpoint_and_resume_goes_on(synth_set, tmp_path):
-    cfg = _write_cfg(tmp_path / "c.yaml", synth_set)
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_a_signal_writes_a_checkpoint_and_resume_goes_on(synth_set, tmp_path, how):
+    # SIGTERM to the process (a scheduler), or SIGINT to its whole process group with a
+    # DataLoader worker in it (Ctrl-C in a terminal): either way a checkpoint, exit code 130
+    cfg = _write_cfg(tmp_path / "c.yaml", synth_set, data={"train": f"synth:{synth_set}",
+                                                             "workers": 1 if how == "ctrl-c" else 0})
     run = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "mobrecon.cli", "train", "--config", str(cfg), "--out", str(run),
-                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
     log = run / "log.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (log.exists() and '"step": 2' in log.read_text()):
         time.sleep(0.2)
-    p.send_signal(signal.SIGTERM)
+    if how == "sigterm":
+        p.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
     ck = torch.load(run / "last.pt", weights_only=True)

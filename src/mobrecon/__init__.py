@@ -1,3 +1,11 @@
 """mobrecon: mobile-friendly 3D hand mesh reconstruction from one RGB image (MobRecon, CVPR 2022)."""
 
 __version__ = "0.1.0"
+
+
+def load(name_or_path="mobrecon_ghoststack", backend: str = "torch", threads: int | None = None):
+    """A predictor: ``mobrecon.load("mobrecon_ghoststack").predict("hand.jpg")``. See
+    :func:`mobrecon.infer.predictor.load`."""
+    from mobrecon.infer.predictor import load as _load
+
+    return _load(name_or_path, backend=backend, threads=threads)

@@ -182,8 +182,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     n_steps = steps_per_epoch(len(data), cfg, world)
     views, size = cfg.augment.views, cfg.augment.size
     faces = model.faces.to(device)
-    if cfg.stage == "mesh" and getattr(dataset, "num_vertices", None) not in (None, model.J_regressor.shape[1]):
-        raise ValueError(f"the data's meshes have {dataset.num_vertices} vertices, the model's hand {model.J_regressor.shape[1]}")
+    n_verts = int(model.J_regressor.shape[1])
     ddp = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
 
     main = rank == 0
@@ -226,6 +225,9 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
             loader = DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
                                 drop_last=True, pin_memory=device.type == "cuda")
             for batch in loader:
+                if cfg.stage == "mesh" and batch["vertices"].shape[2] != n_verts:
+                    raise ValueError(f"the data's meshes have {batch['vertices'].shape[2]} vertices but the model's "
+                                     f"hand ({cfg.hand}) has {n_verts}: train with the data's hand model")
                 batch = _to_device(batch, device)
                 img = batch["image"].flatten(0, 1)  # (B*views, 3, S, S), view-major within a sample
                 pred = ddp(img)

@@ -1,0 +1,255 @@
+"""The predictor: a photo (and optionally a hand box and intrinsics) in, a camera-space hand out.
+
+``mobrecon.load(name_or_path)`` returns a :class:`Predictor`; ``predictor.predict(image)``
+crops around the box (or takes the whole image as the crop), runs the network, maps the 2D
+joints back to image pixels and places the root-relative mesh in camera space by root
+recovery (:mod:`mobrecon.infer.root`) with ``K`` (given, or a typical phone camera's for the
+image size). The crop is the one of training and evaluation (:mod:`mobrecon.data.crop`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from mobrecon.data.crop import CropBox, apply_affine, crop_image, crop_matrix, hand_box, invert_affine, to_tensor_image
+from mobrecon.infer.root import default_intrinsics, recover_root
+
+BOX_MARGIN = 1.3  # a given hand box is widened like the training crops around the joints
+
+
+@dataclass
+class HandResult:
+    """One reconstructed hand. Camera space: metres, OpenCV axes (x right, y down, z forward).
+
+    ``vertices`` (V, 3) and ``joints3d`` (21, 3) camera space; ``faces`` (F, 3); ``joints2d``
+    (21, 2) pixels of the original image; ``root`` (3,) the wrist's camera-space position;
+    ``box`` (4,) the hand box used (x0, y0, x1, y1, image pixels); ``crop`` the square crop the
+    network saw; ``K`` (3, 3) the intrinsics used; ``K_given`` whether K came from the caller.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    joints3d: np.ndarray
+    joints2d: np.ndarray
+    root: np.ndarray
+    box: np.ndarray
+    crop: CropBox
+    K: np.ndarray
+    K_given: bool
+    image_size: tuple[int, int]
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (lists of floats; the mesh itself goes to a mesh file)."""
+        r = lambda a, d=5: np.round(np.asarray(a, np.float64), d).tolist()  # noqa: E731
+        return {"joints2d": r(self.joints2d, 2), "joints3d": r(self.joints3d, 5), "root": r(self.root, 5),
+                "box": r(self.box, 2), "crop": {"cx": round(self.crop.cx, 2), "cy": round(self.crop.cy, 2),
+                                                "side": round(self.crop.side, 2)},
+                "K": r(self.K, 3), "K_given": self.K_given, "image_size": list(self.image_size),
+                "num_vertices": int(len(self.vertices)), **self.extra}
+
+
+def read_image(image) -> np.ndarray:
+    """A path, an (H, W, 3) uint8 RGB array, or a PIL image -> (H, W, 3) uint8 RGB."""
+    if isinstance(image, (str, os.PathLike)):
+        import cv2
+
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such image file")
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"{path}: not an image (could not decode it)")
+        return np.ascontiguousarray(bgr[:, :, ::-1])
+    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL
+        return np.asarray(image.convert("RGB")).copy()
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {arr.dtype} {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"image is empty ({arr.shape})")
+    return arr
+
+
+def check_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
+    """Validate an (x0, y0, x1, y1) box against an image of ``width`` x ``height``."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be four numbers x0,y0,x1,y1, got {box!r}") from None
+    if not all(np.isfinite([x0, y0, x1, y1])):
+        raise ValueError(f"box {box!r} has non-finite values")
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has zero or negative size")
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {width}x{height} image")
+    return x0, y0, x1, y1
+
+
+def check_K(K, width: int, height: int) -> np.ndarray:
+    """(3, 3) intrinsics from a 3x3 array or (fx, fy, cx, cy)."""
+    a = np.asarray(K, np.float64)
+    if a.shape == (4,):
+        fx, fy, cx, cy = a
+        a = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+    if a.shape != (3, 3) or not np.isfinite(a).all():
+        raise ValueError(f"K must be fx,fy,cx,cy or a 3x3 matrix, got shape {np.shape(K)}")
+    if a[0, 0] <= 0 or a[1, 1] <= 0:
+        raise ValueError(f"K has non-positive focal lengths ({a[0, 0]:g}, {a[1, 1]:g})")
+    return a
+
+
+def full_image_crop(width: int, height: int) -> CropBox:
+    """The whole image as the (square, centred) crop."""
+    return CropBox((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
+
+
+class Predictor:
+    """A network (or any runner with its output dict) behind ``predict``.
+
+    ``model``: a :class:`~mobrecon.models.mobrecon_net.MobRecon` (eval mode, torch) or a runner
+    from :func:`mobrecon.infer.backends.make_runner`; ``faces`` (F, 3) of the hand model;
+    ``input_size`` the crop size; ``name`` for the outputs' provenance.
+    """
+
+    def __init__(self, model, faces: np.ndarray | None = None, input_size: int | None = None, name: str = ""):
+        self.model = model
+        if faces is None:
+            faces = model.faces.cpu().numpy()
+        self.faces = np.asarray(faces, np.int64)
+        self.input_size = int(input_size or model.cfg.input_size)
+        self.name = name
+
+    # -- the network -----------------------------------------------------------------------
+
+    def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """(B, 3, S, S) float32 -> numpy outputs (uv, joints2d, vertices, joints3d)."""
+        import torch
+
+        if isinstance(self.model, torch.nn.Module):
+            with torch.no_grad():
+                out = self.model(torch.from_numpy(batch))
+            return {k: v.numpy() for k, v in out.items()}
+        return self.model(batch)
+
+    # -- crops -----------------------------------------------------------------------------
+
+    def crop_for(self, width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
+        if box is None:
+            crop = full_image_crop(width, height)
+            return crop, np.array([0.0, 0.0, width - 1.0, height - 1.0])
+        x0, y0, x1, y1 = check_box(box, width, height)
+        return CropBox.from_corners(x0, y0, x1, y1, margin=BOX_MARGIN), np.array([x0, y0, x1, y1])
+
+    def predict(self, image, box=None, K=None) -> HandResult:
+        """One hand from one image. ``box`` (x0, y0, x1, y1) pixels around the hand (None: the
+        whole image is the crop); ``K`` (3, 3) or (fx, fy, cx, cy) (None: a typical camera)."""
+        return self.predict_batch([image], [box], [K])[0]
+
+    def predict_batch(self, images: Sequence, boxes: Sequence | None = None, Ks: Sequence | None = None,
+                      batch_size: int = 32) -> list[HandResult]:
+        """Many images at once (batched through the network, ``batch_size`` crops at a time)."""
+        n = len(images)
+        boxes = list(boxes) if boxes is not None else [None] * n
+        Ks = list(Ks) if Ks is not None else [None] * n
+        if len(boxes) != n or len(Ks) != n:
+            raise ValueError(f"got {n} images but {len(boxes)} boxes and {len(Ks)} intrinsics")
+        prepared = [self._prepare(img, b, k) for img, b, k in zip(images, boxes, Ks)]
+        results = []
+        for s in range(0, n, batch_size):
+            chunk = prepared[s:s + batch_size]
+            out = self._run(np.stack([p["input"] for p in chunk]).astype(np.float32))
+            results += [self._finish(p, {k: v[i] for k, v in out.items()}) for i, p in enumerate(chunk)]
+        return results
+
+    def _prepare(self, image, box, K, crop: CropBox | None = None) -> dict:
+        rgb = read_image(image)
+        h, w = rgb.shape[:2]
+        if crop is None:
+            crop, used_box = self.crop_for(w, h, box)
+        else:
+            used_box = np.array(crop.corners())
+        K_used = check_K(K, w, h) if K is not None else default_intrinsics(w, h)
+        return {"input": to_tensor_image(crop_image(rgb, crop, self.input_size)), "crop": crop, "box": used_box,
+                "K": K_used, "K_given": K is not None, "size": (w, h)}
+
+    def _finish(self, p: dict, out: dict) -> HandResult:
+        M = crop_matrix(p["crop"], self.input_size)
+        j2 = apply_affine(invert_affine(M), np.asarray(out["joints2d"], np.float64))
+        rel_j = np.asarray(out["joints3d"], np.float64)
+        rel_v = np.asarray(out["vertices"], np.float64)
+        root_rel = rel_j[0].copy()
+        rel_j, rel_v = rel_j - root_rel, rel_v - root_rel
+        root = recover_root(rel_j, j2, p["K"])
+        return HandResult(vertices=(rel_v + root).astype(np.float32), faces=self.faces,
+                          joints3d=(rel_j + root).astype(np.float32), joints2d=j2.astype(np.float32),
+                          root=root.astype(np.float32), box=p["box"].astype(np.float32), crop=p["crop"], K=p["K"],
+                          K_given=p["K_given"], image_size=p["size"], extra={"model": self.name})
+
+    # -- video -----------------------------------------------------------------------------
+
+    def predict_video(self, frames: Iterable, box=None, K=None, fps: float = 30.0,
+                      margin: float = BOX_MARGIN) -> tuple[list[HandResult], dict]:
+        """Frame by frame, each frame's crop placed around the previous frame's 2D joints (the
+        first frame: ``box``, or the whole frame). Returns the per-frame results and a report
+        with the outputs' mean acceleration: ``accel2d_px_s2`` and ``accel3d_mm_s2`` (wrist-
+        relative joints) at ``fps``."""
+        from mobrecon.eval.metrics import accel
+
+        results: list[HandResult] = []
+        for frame in frames:
+            crop = None
+            if results:  # track: the crop around the previous frame's 2D joints
+                prev = results[-1]
+                crop = hand_box(prev.joints2d, margin=margin)
+                x0, y0, x1, y1 = crop.corners()
+                w, h = prev.image_size
+                if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+                    crop = None  # the hand left the frame: start over
+            p = self._prepare(frame, box, K, crop)
+            out = self._run(p["input"][None].astype(np.float32))
+            results.append(self._finish(p, {k: v[0] for k, v in out.items()}))
+        report = {"frames": len(results), "fps": fps}
+        if len(results) >= 3:
+            j2 = np.stack([r.joints2d for r in results])
+            j3 = np.stack([r.joints3d - r.joints3d[:1] for r in results]) * 1000.0
+            report.update(accel2d_px_s2=round(accel(j2, fps), 3), accel3d_mm_s2=round(accel(j3, fps), 3))
+        return results, report
+
+
+def shipped_weights(name: str) -> Path:
+    """Where the package keeps the trained weights of a registered model."""
+    return Path(__file__).resolve().parents[1] / "weights" / f"{name}.pt"
+
+
+def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str = "torch",
+         threads: int | None = None) -> Predictor:
+    """A :class:`Predictor` from a registered model name (its shipped weights), a model file
+    or a stage-2 checkpoint. Never downloads anything."""
+    from mobrecon.models import names
+    from mobrecon.models.weights import load_model
+
+    key = str(name_or_path)
+    path = Path(key)
+    if not path.suffix and key in names():
+        path = shipped_weights(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{key}: no trained weights are shipped for this model "
+                                    f"(expected {path}); pass a model file or checkpoint instead")
+    model = load_model(path)
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    name = key if key in names() else path.stem
+    if backend == "torch":
+        return Predictor(model, name=name)
+    from mobrecon.infer.backends import make_runner
+
+    runner = make_runner(model, backend=backend, threads=threads)
+    return Predictor(runner, faces=model.faces.cpu().numpy(), input_size=model.cfg.input_size, name=name)
