@@ -61,3 +61,29 @@ def test_bad_input_is_one_clear_line(args, needle, tmp_path):
     assert r.returncode == 2
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "Traceback" not in r.stderr
+
+
+def test_export_and_bench_onnx_backend(tmp_path):
+    """`mobrecon export` writes a checked ONNX file; `bench --backend onnx` times it."""
+    import torch
+
+    from mobrecon.models import build
+    from mobrecon.models.weights import save_model
+
+    torch.manual_seed(0)
+    model = save_model(tmp_path / "m.pt", build("mobrecon_ghoststack").eval(), "mobrecon_ghoststack",
+                       dtype=torch.float32)
+    r = run("export", "--model", str(model), "--onnx", str(tmp_path / "m.onnx"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["weights"] == str(model) and out["check"]["ok"]
+    assert out["check"]["max_abs"]["vertices"] < 1e-4 and (tmp_path / "m.onnx").is_file()
+    r = run("bench", "--model", str(model), "--backend", "onnx", "--json", "--runs", "2", "--warmup", "1",
+            "--threads", "1", "--throughput-batch", "0")
+    assert r.returncode == 0, r.stderr
+    b = json.loads(r.stdout)
+    assert b["backend"] == "onnx" and b["timings"][0]["threads"] == 1 and b["latency_ms"] > 0
+    r = run("export", "--model", str(tmp_path / "none.pt"), "--onnx", str(tmp_path / "x.onnx"))
+    assert r.returncode == 2 and "no such model file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("export", "--onnx", str(tmp_path / "x.onnx"), "--calib", str(tmp_path))
+    assert r.returncode == 2 and "--calib goes with --int8" in r.stderr

@@ -53,8 +53,11 @@ def test_dense_upsampling_is_booked_at_sparse_cost():
 
 
 def test_bench_json(capsys):
-    assert main(["bench", "--model", "mobrecon_ghoststack", "--json", "--runs", "2", "--warmup", "1"]) == 0
+    assert main(["bench", "--model", "mobrecon_ghoststack", "--json", "--runs", "2", "--warmup", "1",
+                 "--throughput-batch", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert [t["threads"] for t in out["timings"]] == [1, 2] and out["backend"] == "torch"
+    assert all(t["median_ms"] > 0 and t["images_per_s"] > 0 for t in out["timings"])
     for key in ("model", "macs", "params", "latency_ms"):
         assert key in out
     for part in ("encoder", "pose2d", "lifting", "decoder"):
@@ -65,4 +68,4 @@ def test_bench_json(capsys):
 def test_bench_unknown_model_is_one_line(capsys):
     assert main(["bench", "--model", "nope"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "unknown model" in err
+    assert "\n" not in err and "'nope'" in err and "registered name" in err

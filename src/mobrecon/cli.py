@@ -102,33 +102,78 @@ def cmd_hand(args) -> int:
     return 0
 
 
+def _model_spec(text: str) -> tuple[str, str]:
+    """(what to load, which weights) for --model: a registered name stands for its shipped
+    weights where they exist, else random weights (fine for timing and export checks);
+    anything else is a file."""
+    from mobrecon.infer.predictor import shipped_weights
+    from mobrecon.models import names
+
+    if text in names():
+        path = shipped_weights(text)
+        return (str(path), str(path)) if path.is_file() else (text, "random")
+    return text, text
+
+
 def cmd_bench(args) -> int:
     import torch
 
-    from mobrecon.models import build, names
-    from mobrecon.models.costs import measure_latency, model_costs
+    from mobrecon.infer.backends import bench_runner, make_runner
+    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.models.costs import model_costs
 
-    if args.model not in names():
-        raise UserError(f"--model {args.model!r}: unknown model; registered: {', '.join(names())}")
     if args.runs < 1 or args.warmup < 0:
         raise UserError("--runs must be >= 1 and --warmup >= 0")
-    torch.manual_seed(0)
-    model = build(args.model).eval()
-    result = {"model": args.model, **model_costs(model)}
-    lat = measure_latency(model, model.cfg.input_size, batch=1, warmup=args.warmup, runs=args.runs,
-                          threads=args.threads)
-    result.update(latency_ms=lat["median_ms"], latency_p90_ms=lat["p90_ms"], threads=lat["threads"],
-                  runs=lat["runs"], backend="torch-eager", torch=torch.__version__)
+    spec, weights = _model_spec(args.model)
+    model = resolve_model(spec)
+    result = {"model": args.model, "weights": weights, "backend": args.backend,
+              **model_costs(model), "torch": torch.__version__}
+    threads = [args.threads] if args.threads else [1, 2]
+    timings = []
+    for n in threads:
+        runner = make_runner(model, backend=args.backend, threads=n, calib=args.calib)
+        timings.append(bench_runner(runner, batch=1, warmup=args.warmup, runs=args.runs,
+                                    throughput_batch=args.throughput_batch))
+    result["timings"] = timings
+    best = min(timings, key=lambda t: t["median_ms"])
+    result.update(latency_ms=best["median_ms"], latency_p90_ms=best["p90_ms"], threads=best["threads"])
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{args.model}: {result['macs'] / 1e6:.1f}M Mult-Adds, {result['params'] / 1e6:.2f}M params, "
-          f"{lat['median_ms']:.1f} ms median (p90 {lat['p90_ms']:.1f} ms, batch 1, "
-          f"{lat['threads']} threads, PyTorch eager)")
+    print(f"{args.model} ({result['weights']} weights): {result['macs'] / 1e6:.1f}M Mult-Adds, "
+          f"{result['params'] / 1e6:.2f}M params, backend {args.backend}")
+    for t in timings:
+        tp = f", {t['images_per_s']:.0f} images/s at batch {t['throughput_batch']}" if t["images_per_s"] else ""
+        print(f"  {t['threads']} thread(s): {t['median_ms']:.2f} ms median, p90 {t['p90_ms']:.2f} ms "
+              f"(batch 1, {t['fps']:.0f} frames/s){tp}")
     for part in ("encoder", "pose2d", "lifting", "decoder", "joints"):
         r = result[part]
         print(f"  {part:8s} {r['macs'] / 1e6:9.2f}M Mult-Adds {r['params']:>11,d} params")
     print(f"  (dense up-sampling matrices as exported: {result['macs_dense_upsampling'] / 1e6:.1f}M Mult-Adds)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from mobrecon.infer.export import export_model
+
+    if args.calib and not args.int8:
+        raise UserError("--calib goes with --int8")
+    spec, weights = _model_spec(args.model)
+    result = export_model(spec, args.onnx, int8=args.int8, calib=args.calib, n=args.n_calib)
+    result = {"model": args.model, "weights": weights, "onnx": args.onnx, **result}
+    if args.json:
+        print(json.dumps(result, default=str))
+        return 0
+    check = result.get("check", {})
+    print(f"wrote {args.onnx} ({'int8' if args.int8 else 'fp32'}, dynamic batch axis; "
+          f"weights: {result['weights']})")
+    if check:
+        print(f"  fp32 parity with PyTorch: max |vertex difference| {check['max_abs']['vertices']:.2e} m "
+              f"(batches {', '.join(str(b) for b in check['batch'])}; tolerance {check['tolerance']['vertices']:g} m)")
+    if args.int8:
+        d = result["int8"].get("differences", {})
+        if d:
+            print(f"  int8 vs fp32: {json.dumps(d, default=str)}")
     return 0
 
 
@@ -349,13 +394,27 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--json", action="store_true", help="with --info: print one JSON object")
     h.set_defaults(func=cmd_hand)
 
-    b = sub.add_parser("bench", help="count Mult-Adds and parameters per part and time a model")
-    b.add_argument("--model", default="mobrecon_ghoststack", help="a registered model name")
+    b = sub.add_parser("bench", help="count Mult-Adds and parameters per part and time a model on a backend")
+    b.add_argument("--model", default="mobrecon_ghoststack", help="a registered name (shipped weights, else "
+                   "random ones), a model file or a checkpoint")
+    b.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--runs", type=int, default=30, help="timed runs (median and p90 reported)")
     b.add_argument("--warmup", type=int, default=5, help="untimed runs first")
-    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    b.add_argument("--threads", type=int, default=None, help="one thread count (default: 1 and 2)")
+    b.add_argument("--throughput-batch", type=int, default=32, help="batch for the throughput figure (0: skip)")
+    b.add_argument("--calib", help="onnx-int8: calibration images (folder or synth set; default: rendered crops)")
     b.set_defaults(func=cmd_bench)
+
+    x = sub.add_parser("export", help="export a model to ONNX (fp32, or int8 with calibration), checked against PyTorch")
+    x.add_argument("--model", default="mobrecon_ghoststack", help="a registered name (shipped weights, else random "
+                   "ones), a model file or a stage-2 checkpoint")
+    x.add_argument("--onnx", required=True, help="the .onnx file to write")
+    x.add_argument("--int8", action="store_true", help="static int8 quantisation (ONNX Runtime, QDQ)")
+    x.add_argument("--calib", help="with --int8: calibration images (a folder, or a mobrecon synth set)")
+    x.add_argument("--n-calib", type=int, default=32, help="with --int8: number of calibration crops")
+    x.add_argument("--json", action="store_true", help="print the export, parity and int8 reports as JSON")
+    x.set_defaults(func=cmd_export)
 
     y = sub.add_parser("synth", help="generate a synthetic hand data set (uniform poses x viewpoints)")
     y.add_argument("--out", help="output directory (re-running resumes: finished shards are skipped)")
@@ -431,7 +490,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, FileNotFoundError, ValueError) as e:
+    except (UserError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"mobrecon {args.command}: error: {e}", file=sys.stderr)
         return 2
 
