@@ -2,7 +2,6 @@
 reproducible byte for byte, resumable, and readable by the Dataset and the CLI."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest

@@ -12,7 +12,6 @@ import hashlib
 import inspect
 import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path

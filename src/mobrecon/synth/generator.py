@@ -242,12 +242,19 @@ def check_config(root: Path, cfg) -> None:
 
 def generate(root: str | Path, cfg: SynthConfig, workers: int = 1, progress: bool = True) -> dict:
     """Generate (or finish) the set in ``root``; returns the summary written to summary.json."""
+    return build_set(root, cfg, image_worker, summarize, workers, progress, desc="synth")
+
+
+def build_set(root: str | Path, cfg, make_worker, summarize_fn, workers: int = 1, progress: bool = True,
+              desc: str = "synth") -> dict:
+    """Check ``cfg``, refuse a ``root`` made with other settings, render the missing shards
+    (:func:`run_shards`) and write ``summary.json`` (``summarize_fn(root, cfg)`` plus the run)."""
     cfg.check()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     check_config(root, cfg)
-    last_run = run_shards(root, cfg, image_worker, workers, progress, desc="synth")
-    summary = summarize(root, cfg)
+    last_run = run_shards(root, cfg, make_worker, workers, progress, desc=desc)
+    summary = summarize_fn(root, cfg)
     summary["last_run"] = last_run
     atomic_write_text(root / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

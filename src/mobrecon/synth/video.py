@@ -31,14 +31,12 @@ ground truth's own mean speeds and accelerations.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mobrecon.io_utils import atomic_write_text
 from mobrecon.synth import storage
 from mobrecon.synth.trajectories import KEY_SOURCES, PoseTrack, ViewTrack
 
@@ -275,17 +273,9 @@ def video_worker(cfg_dict: dict, root: str) -> _VideoWorker:
 def generate_video(root: str | Path, cfg: VideoConfig, workers: int = 1, progress: bool = True) -> dict:
     """Generate (or finish) the video set in ``root``; returns the summary written to
     summary.json. A root holding a set made with other settings is refused (ValueError)."""
-    from mobrecon.synth.generator import check_config, run_shards
+    from mobrecon.synth.generator import build_set
 
-    cfg.check()
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    check_config(root, cfg)
-    last_run = run_shards(root, cfg, video_worker, workers, progress, desc="video")
-    summary = summarize_video(root, cfg)
-    summary["last_run"] = last_run
-    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return summary
+    return build_set(root, cfg, video_worker, summarize_video, workers, progress, desc="video")
 
 
 def _mean_norm(x: np.ndarray) -> float:
