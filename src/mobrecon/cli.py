@@ -102,17 +102,15 @@ def cmd_hand(args) -> int:
     return 0
 
 
-def _model_spec(text: str) -> tuple[str, str]:
-    """(what to load, which weights) for --model: a registered name stands for its shipped
-    weights where they exist, else random weights (fine for timing and export checks);
-    anything else is a file."""
+def _weights_of(model: str) -> str:
+    """Which weights --model stands for: a registered name its shipped file where the package
+    has one, else random weights (fine for timing and export checks); a file itself."""
     from mobrecon.infer.predictor import shipped_weights
     from mobrecon.models import names
 
-    if text in names():
-        path = shipped_weights(text)
-        return (str(path), str(path)) if path.is_file() else (text, "random")
-    return text, text
+    if model in names():
+        return str(shipped_weights(model)) if shipped_weights(model).is_file() else "random"
+    return model
 
 
 def cmd_bench(args) -> int:
@@ -124,9 +122,8 @@ def cmd_bench(args) -> int:
 
     if args.runs < 1 or args.warmup < 0:
         raise UserError("--runs must be >= 1 and --warmup >= 0")
-    spec, weights = _model_spec(args.model)
-    model = resolve_model(spec)
-    result = {"model": args.model, "weights": weights, "backend": args.backend,
+    model = resolve_model(args.model)
+    result = {"model": args.model, "weights": _weights_of(args.model), "backend": args.backend,
               **model_costs(model), "torch": torch.__version__}
     threads = [args.threads] if args.threads else [1, 2]
     timings = []
@@ -158,9 +155,8 @@ def cmd_export(args) -> int:
 
     if args.calib and not args.int8:
         raise UserError("--calib goes with --int8")
-    spec, weights = _model_spec(args.model)
-    result = export_model(spec, args.onnx, int8=args.int8, calib=args.calib, n=args.n_calib)
-    result = {"model": args.model, "weights": weights, "onnx": args.onnx, **result}
+    result = export_model(args.model, args.onnx, int8=args.int8, calib=args.calib, n=args.n_calib)
+    result = {"model": args.model, "weights": _weights_of(args.model), "onnx": args.onnx, **result}
     if args.json:
         print(json.dumps(result, default=str))
         return 0
@@ -262,13 +258,11 @@ def _parse_numbers(text: str, n: int, flag: str) -> list[float]:
     return vals
 
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
 def _video_frames(source: Path):
     """Frames (RGB) of a video file or of a folder of images (sorted by name)."""
     import cv2
+
+    from mobrecon.infer.calibration import IMAGE_SUFFIXES
 
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -45,6 +45,11 @@ class CropBox:
         return cls((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * margin)
 
 
+def full_image_crop(width: int, height: int) -> CropBox:
+    """The whole image as the crop: the square on its longer side, centred (the short side padded)."""
+    return CropBox((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
+
+
 def hand_box(joints2d: np.ndarray, valid: np.ndarray | None = None, margin: float = 1.3,
              min_side: float = 8.0) -> CropBox:
     """The square crop around the valid 2D joints (N, 2): centred on their bounding box, its

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from mobrecon.data.crop import (CropBox, apply_affine, crop_image, crop_intrinsics, crop_matrix, crop_rotation,
-                                hand_box, to_tensor_image)
+                                full_image_crop, hand_box, to_tensor_image)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class EvalTransform:
     def __call__(self, sample: dict, box: CropBox | None = None) -> dict:
         if box is None and self.crop == "full":
             h, w = sample["image"].shape[:2]
-            box = CropBox((w - 1) / 2, (h - 1) / 2, float(max(w, h)))
+            box = full_image_crop(w, h)
         elif box is None:
             box = hand_box(sample["joints2d"], sample["joints2d_valid"], margin=self.margin)
         out = view_of(sample, box, self.size)

@@ -14,10 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from mobrecon.data.crop import apply_affine, invert_affine
 from mobrecon.data.transform import EvalTransform
 from mobrecon.eval.metrics import MetricAccumulator
-from mobrecon.infer.root import recover_root
+from mobrecon.infer.root import uncrop_hand
 
 
 class _Cropped(Dataset):
@@ -52,14 +51,11 @@ def predict_batches(model, dataset: Dataset, batch_size: int = 32, workers: int 
     for batch in loader:
         out = model(batch["image"])
         M = batch["M"].numpy().astype(np.float64)
-        uv_crop = out["joints2d"].numpy().astype(np.float64)
-        j2 = np.stack([apply_affine(invert_affine(M[b]), uv_crop[b]) for b in range(len(M))])
-        rel_j = out["joints3d"].numpy().astype(np.float64)
-        rel_v = out["vertices"].numpy().astype(np.float64)
         K = batch["gt_K"].numpy().astype(np.float64)
-        root = np.stack([recover_root(rel_j[b] - rel_j[b, :1], j2[b], K[b]) for b in range(len(M))])
-        yield batch, {"joints2d": j2, "joints3d_rel": rel_j - rel_j[:, :1], "vertices_rel": rel_v - rel_j[:, :1],
-                      "root": root}
+        outs = {k: out[k].numpy() for k in ("joints2d", "joints3d", "vertices")}
+        each = [uncrop_hand(outs["joints2d"][b], outs["joints3d"][b], outs["vertices"][b], M[b], K[b])
+                for b in range(len(M))]
+        yield batch, {k: np.stack([e[k] for e in each]) for k in each[0]}
 
 
 def evaluate(model, dataset: Dataset, count: int | None = None, batch_size: int = 32, workers: int = 0,

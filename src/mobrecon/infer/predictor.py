@@ -16,8 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from mobrecon.data.crop import CropBox, apply_affine, crop_image, crop_matrix, hand_box, invert_affine, to_tensor_image
-from mobrecon.infer.root import default_intrinsics, recover_root
+from mobrecon.data.crop import CropBox, crop_image, crop_matrix, full_image_crop, hand_box, to_tensor_image
+from mobrecon.infer.root import default_intrinsics, uncrop_hand
 
 BOX_MARGIN = 1.3  # a given hand box is widened like the training crops around the joints
 
@@ -104,11 +104,6 @@ def check_K(K, width: int, height: int) -> np.ndarray:
     return a
 
 
-def full_image_crop(width: int, height: int) -> CropBox:
-    """The whole image as the (square, centred) crop."""
-    return CropBox((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
-
-
 class Predictor:
     """A network (or any runner with its output dict) behind ``predict``.
 
@@ -179,13 +174,9 @@ class Predictor:
                 "K": K_used, "K_given": K is not None, "size": (w, h)}
 
     def _finish(self, p: dict, out: dict) -> HandResult:
-        M = crop_matrix(p["crop"], self.input_size)
-        j2 = apply_affine(invert_affine(M), np.asarray(out["joints2d"], np.float64))
-        rel_j = np.asarray(out["joints3d"], np.float64)
-        rel_v = np.asarray(out["vertices"], np.float64)
-        root_rel = rel_j[0].copy()
-        rel_j, rel_v = rel_j - root_rel, rel_v - root_rel
-        root = recover_root(rel_j, j2, p["K"])
+        h = uncrop_hand(out["joints2d"], out["joints3d"], out["vertices"], crop_matrix(p["crop"], self.input_size),
+                        p["K"])
+        j2, rel_j, rel_v, root = h["joints2d"], h["joints3d_rel"], h["vertices_rel"], h["root"]
         return HandResult(vertices=(rel_v + root).astype(np.float32), faces=self.faces,
                           joints3d=(rel_j + root).astype(np.float32), joints2d=j2.astype(np.float32),
                           root=root.astype(np.float32), box=p["box"].astype(np.float32), crop=p["crop"], K=p["K"],

@@ -17,11 +17,13 @@ def resolve_model(spec: MobRecon | str | os.PathLike, seed: int = 0) -> MobRecon
     """``spec`` -> a :class:`MobRecon` (eval mode when built or loaded here).
 
     A MobRecon is returned as is (its train / eval mode untouched). A registered name (``mobrecon_ghoststack``)
-    builds the network with random weights drawn from ``seed`` (the global RNG is left as it
-    was). Anything else is read as a model file or training checkpoint. Raises
+    loads its shipped weights where the package has them, else builds the network with random
+    weights drawn from ``seed`` (the global RNG is left as it was; fine for timing and export
+    checks). Anything else is read as a model file or training checkpoint. Raises
     FileNotFoundError / ValueError with a one-line message naming ``spec``.
     """
     from mobrecon.models.registry import build, names
+    from mobrecon.infer.predictor import shipped_weights
     from mobrecon.models.weights import load_model
 
     if isinstance(spec, MobRecon):
@@ -29,6 +31,8 @@ def resolve_model(spec: MobRecon | str | os.PathLike, seed: int = 0) -> MobRecon
     if not isinstance(spec, (str, os.PathLike)):
         raise ValueError(f"model: expected a MobRecon, a registered name or a model file, got {type(spec).__name__}")
     text = os.fspath(spec)
+    if text in names() and shipped_weights(text).is_file():
+        return load_model(shipped_weights(text))
     if text in names():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))

@@ -121,3 +121,19 @@ def default_intrinsics(width: int, height: int, fov_deg: float = 50.0) -> np.nda
     field of view ``fov_deg`` over the longer side, the principal point at the centre."""
     f = 0.5 * max(width, height) / np.tan(np.radians(fov_deg) / 2)
     return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
+
+
+def uncrop_hand(joints2d_crop: np.ndarray, joints3d: np.ndarray, vertices: np.ndarray, M: np.ndarray,
+                K: np.ndarray) -> dict[str, np.ndarray]:
+    """One network output back in the photo's frame: ``joints2d`` (21, 2) image pixels (the crop
+    affine M (2, 3) undone), ``joints3d_rel`` (21, 3) / ``vertices_rel`` (V, 3) relative to the
+    predicted wrist, and ``root`` (3,) the wrist's camera-space position from root recovery
+    with K (3, 3). Camera space is ``*_rel + root``."""
+    from mobrecon.data.crop import apply_affine, invert_affine
+
+    j2 = apply_affine(invert_affine(M), np.asarray(joints2d_crop, np.float64))
+    rel_j = np.asarray(joints3d, np.float64)
+    wrist = rel_j[0].copy()
+    rel_j = rel_j - wrist
+    rel_v = np.asarray(vertices, np.float64) - wrist
+    return {"joints2d": j2, "joints3d_rel": rel_j, "vertices_rel": rel_v, "root": recover_root(rel_j, j2, K)}

@@ -209,6 +209,11 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
             return bool(t.item() > 0)
         return flag
 
+    val_set = None
+    if main and cfg.data.val and cfg.stage == "mesh":  # opened once, scored at each epoch end
+        from mobrecon.data.mixed import open_dataset
+
+        val_set = open_dataset(cfg.data.val)
     bar = None
     if main and progress:
         from tqdm import tqdm
@@ -270,8 +275,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
             epoch += 1
             done_in_epoch = 0
             checkpoint()
-            if main and cfg.data.val and cfg.stage == "mesh":
-                rec = validate(model, cfg)
+            if val_set is not None:
+                rec = validate(model, val_set, cfg)
                 log_fh.write(json.dumps({"step": step, "epoch": epoch, "val": rec}) + "\n")
                 log_fh.flush()
                 net.train()
@@ -293,10 +298,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     return result
 
 
-def validate(model, cfg: TrainConfig) -> dict:
-    """Score the model on ``cfg.data.val`` (its first ``val_count`` samples)."""
-    from mobrecon.data.mixed import open_dataset
+def validate(model, val_set: Dataset, cfg: TrainConfig) -> dict:
+    """Score the model on the validation set (its first ``cfg.data.val_count`` samples)."""
     from mobrecon.eval.evaluate import evaluate
 
-    ds = open_dataset(cfg.data.val)
-    return evaluate(model, ds, count=cfg.data.val_count or None, batch_size=cfg.batch_size, progress=False)
+    return evaluate(model, val_set, count=cfg.data.val_count or None, batch_size=cfg.batch_size, progress=False)
