@@ -1,8 +1,6 @@
 """Speed table for the README: GhostStack and DenseStack MobRecon on this CPU, per backend.
 
-Backends: PyTorch eager; PyTorch eager running the exported graph's DSConv form (Mul + ReduceSum,
-:func:`mobrecon.infer.export.export_graph_model`, same outputs); ONNX Runtime fp32; ONNX
-Runtime int8 (static QDQ, encoder Conv/Gemm only, calibrated on 32 synthetic crops).
+Backends: PyTorch eager; ONNX Runtime fp32; ONNX Runtime int8 (static QDQ, encoder Conv/Gemm only, calibrated on 32 synthetic crops).
 Latency at batch 1 with 1 and 2 threads (median / p90 of ``--runs`` calls after 5 warm-up
 calls; each figure is the best of ``--repeats`` such runs, since other load on the machine can
 only add time), frames per second = 1000 / median, and throughput at batch 32.
@@ -26,7 +24,7 @@ import torch
 
 from mobrecon.infer.backends import TorchRunner, bench_runner, make_runner
 from mobrecon.infer.calibration import calibration_crops
-from mobrecon.infer.export import check_onnx, export_graph_model, export_onnx, quantize_int8
+from mobrecon.infer.export import check_onnx, export_onnx, quantize_int8
 from mobrecon.infer.resolve import resolve_model
 from mobrecon.models.costs import model_costs
 
@@ -79,7 +77,6 @@ def main() -> None:
             size_mb = {"onnx": fp32.stat().st_size / 2**20, "onnx-int8": int8.stat().st_size / 2**20}
             backends = [
                 ("PyTorch eager", lambda t: TorchRunner(net, t), None),
-                ("PyTorch eager, DSConv as Mul+Sum", lambda t, g=export_graph_model(net): TorchRunner(g, t), None),
                 ("ONNX Runtime fp32", lambda t: make_runner(fp32, "onnx", threads=t), size_mb["onnx"]),
                 ("ONNX Runtime int8", lambda t: make_runner(int8, "onnx-int8", threads=t), size_mb["onnx-int8"]),
             ]

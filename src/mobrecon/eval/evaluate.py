@@ -43,16 +43,17 @@ def predict_batches(model, dataset: Dataset, batch_size: int = 32, workers: int 
     ``root`` (B, 3) camera-space wrist from root recovery."""
     model.eval()
     size = model.cfg.input_size
+    device = next(model.parameters()).device
     loader = DataLoader(_Cropped(dataset, EvalTransform(size, crop=crop)), batch_size=batch_size, num_workers=workers)
     if progress:
         from tqdm import tqdm
 
         loader = tqdm(loader, unit="batch", desc="eval")
     for batch in loader:
-        out = model(batch["image"])
+        out = model(batch["image"].to(device))
         M = batch["M"].numpy().astype(np.float64)
         K = batch["gt_K"].numpy().astype(np.float64)
-        outs = {k: out[k].numpy() for k in ("joints2d", "joints3d", "vertices")}
+        outs = {k: out[k].float().cpu().numpy() for k in ("joints2d", "joints3d", "vertices")}
         each = [uncrop_hand(outs["joints2d"][b], outs["joints3d"][b], outs["vertices"][b], M[b], K[b])
                 for b in range(len(M))]
         yield batch, {k: np.stack([e[k] for e in each]) for k in each[0]}

@@ -32,7 +32,7 @@ def named_pose(hand, name: str) -> torch.Tensor:
     return hand.clamp_angles(angles)
 
 
-def random_angles(hand, n: int, seed: int | None = None, max_tries: int = 50) -> torch.Tensor:
+def random_angles(hand, n: int, seed: int | None = None, max_tries: int = 1000) -> torch.Tensor:
     """(n, 15, 3) anatomical angles drawn uniformly inside the joint limits, free of
     interpenetration (poses whose collision spheres overlap by more than 2 mm are redrawn).
 

@@ -16,10 +16,10 @@ PyTorch to < 1e-7 m on vertices at batch 1 and 3 for all ten registered models (
 hard-argmax heatmap model's ``uv`` can flip between near-equal heatmap maxima, a property of
 argmax, not of the export).
 
-One rewrite, in the exported copy only (:func:`export_graph_model`; the model files are not
-touched): DSConv's depth-wise step, a batched matmul of N x C_in (1 x S) @ (S x 1) products,
-becomes the equivalent Mul + ReduceSum. ONNX Runtime runs the former as thousands of tiny GEMMs
-(GhostStack model, batch 1, 1 thread: 24 ms, 80% of it in those MatMuls; after: ~3.3 ms).
+DSConv's depth-wise step is a Mul + ReduceSum over the spiral (see
+:class:`~mobrecon.models.dsconv.DSConv`): written as a batched matmul of (1 x S) @ (S x 1)
+products, ONNX Runtime ran it as thousands of tiny GEMMs (GhostStack model, batch 1, 1 thread:
+24 ms, 80% of it in those MatMuls; as Mul + ReduceSum: ~3.3 ms).
 
 int8: ONNX Runtime static quantisation in QDQ format, MinMax calibration on hand crops,
 per-channel int8 weights and uint8 activations (ONNX Runtime's advice for x86). By default only
@@ -35,7 +35,6 @@ networks should be re-measured with the report :func:`quantize_int8` returns.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import os
 import tempfile
@@ -49,46 +48,15 @@ import torch
 from torch import nn
 
 from mobrecon.io_utils import atomic_path
-from mobrecon.models.dsconv import DSConv
-from mobrecon.models.spiral_conv import spiral_gather
 from mobrecon.infer.ort_session import input_size, is_quantized, open_session
 from mobrecon.infer.resolve import resolve_model
 
-__all__ = ["OUTPUTS", "OnnxOutputs", "check_onnx", "export_graph_model", "export_model", "export_onnx", "int8_differences",
+__all__ = ["OUTPUTS", "OnnxOutputs", "check_onnx", "export_model", "export_onnx", "int8_differences",
            "quantize_int8"]
 
 OUTPUTS = ("uv", "joints2d", "vertices", "joints3d")
 MIN_DYNAMO_OPSET = 18
 DEFAULT_INT8_OPS = ("Conv", "Gemm")
-
-
-class _DSConvMulSum(nn.Module):
-    """A DSConv (B, N, C_in) -> (B, N, C_out) computed as Mul + ReduceSum over the spiral.
-
-    DSConv's depth-wise step is a batched matmul of N * C_in (1 x S) @ (S x 1) products; ONNX
-    Runtime runs that as N * C_in tiny GEMMs (~19 of 24 ms of a GhostStack model at batch 1,
-    1 thread). The same sum as an element-wise product is ~10x cheaper there. Shares the
-    original layer's parameters and buffers."""
-
-    def __init__(self, ds: DSConv):
-        super().__init__()
-        self.ds = ds
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ds = self.ds
-        g = spiral_gather(x, ds.index, ds.num_vertices, ds.spiral_length)  # (B, N, S, C_in)
-        return ds.pointwise((g * ds.depthwise_weight.t()).sum(dim=2))  # (B, N, C_in) -> (B, N, C_out)
-
-
-def export_graph_model(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` as it is exported: every DSConv replaced by
-    :class:`_DSConvMulSum` (same function, an ONNX-Runtime-friendly graph). ``model`` is untouched."""
-    net = copy.deepcopy(model)
-    swaps = [(parent, name, child) for parent in net.modules() for name, child in parent.named_children()
-             if isinstance(child, DSConv)]
-    for parent, name, child in swaps:
-        setattr(parent, name, _DSConvMulSum(child))
-    return net
 
 
 class OnnxOutputs(nn.Module):
@@ -166,7 +134,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int | None = None, batch:
     example = torch.rand(int(batch), 3, size, size, generator=gen) * 2 - 1
     t0 = time.perf_counter()
     with _eval_mode(net), atomic_path(path, suffix=".onnx") as tmp:
-        wrapper = OnnxOutputs(export_graph_model(net)).eval()
+        wrapper = OnnxOutputs(net).eval()
         try:
             with _quiet_export(), torch.no_grad():
                 if exporter == "dynamo":

@@ -10,6 +10,11 @@ Added formulas (passed through ``custom_mapping``, so no global registry is touc
   counted as 4 multiply-adds per output element per channel (the weight computation per sample
   point is shared across channels and ignored); nearest counts 0, bicubic 16.
 * ``aten.index_select``: a gather, 0 multiply-adds (listed explicitly for clarity).
+
+Products the counter cannot see because they are written element-wise (DSConv's depth-wise
+step is a multiply and a sum over the spiral, which runs far faster than the same products as a
+batched matmul) come from the module itself: a module with ``uncounted_macs(x) -> int`` has
+that many Mult-Adds added for each call on input ``x``, to its own entry and its parents'.
 """
 
 from __future__ import annotations
@@ -75,14 +80,31 @@ def mac_report(module: nn.Module, *inputs) -> MacReport:
     was_training = module.training
     module.eval()
     counter = FlopCounterMode(display=False, depth=None, custom_mapping=custom_flop_mapping())
+    root = type(module).__name__
+    extra: dict[str, int] = {}
+
+    def add_extra(name):
+        def hook(mod, args, out):
+            extra[name] = extra.get(name, 0) + int(mod.uncounted_macs(args[0]))
+        return hook
+
+    hooks = [m.register_forward_hook(add_extra(f"{root}.{n}" if n else root))
+             for n, m in module.named_modules() if hasattr(m, "uncounted_macs")]
     try:
         with torch.no_grad(), counter:
             module(*inputs)
     finally:
         module.train(was_training)
+        for h in hooks:
+            h.remove()
     by_module = {k: sum(v.values()) // 2 for k, v in counter.get_flop_counts().items() if k != "Global"}
+    for name, macs in extra.items():
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            by_module[prefix] = by_module.get(prefix, 0) + macs
     params = sum(p.numel() for p in module.parameters())
-    return MacReport(counter.get_total_flops() // 2, params, by_module)
+    return MacReport(counter.get_total_flops() // 2 + sum(extra.values()), params, by_module)
 
 
 def count_macs_params(module: nn.Module, *inputs) -> tuple[int, int]:

@@ -23,8 +23,10 @@ FORMAT = "mobrecon-model-1"
 
 def save_model(path: str | os.PathLike, model: MobRecon, name: str, dtype: torch.dtype = torch.float16,
                meta: dict | None = None) -> Path:
-    """Write ``model``'s weights (floating tensors cast to ``dtype``) with its config, atomically."""
-    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    """Write ``model``'s weights (on the CPU, floating tensors cast to ``dtype``) with its config,
+    atomically; a model trained on a GPU gives a file that loads anywhere."""
+    state = {k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu())
+             for k, v in model.state_dict().items()}
     blob = {"format": FORMAT, "name": name, "config": dataclasses.asdict(model.cfg), "state": state,
             "meta": meta or {}}
     path = Path(path)
