@@ -120,7 +120,7 @@ def test_reconstruct_cli_writes_outputs_and_reports_bad_inputs(predictor, tmp_pa
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "mobrecon.cli", "reconstruct", str(tmp_path / "hand.png"),
                         str(tmp_path / "broken.jpg"), str(tmp_path / "missing.png"), "--model", str(model),
-                        "--out", str(out), "--K", "300,300,159.5,119.5", "--quiet"], capture_output=True, text=True)
+                        "--out", str(out), "--K", "300,300,159.5,119.5", "--quiet", "--no-detect"], capture_output=True, text=True)
     assert r.returncode == 2
     errs = [line for line in r.stderr.splitlines() if "error" in line]
     assert len(errs) == 2 and "broken.jpg: not an image" in errs[0] and "missing.png: no such image" in errs[1]

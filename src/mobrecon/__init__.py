@@ -3,9 +3,11 @@
 __version__ = "0.1.0"
 
 
-def load(name_or_path="mobrecon_ghoststack", backend: str = "torch", threads: int | None = None):
-    """A predictor: ``mobrecon.load("mobrecon_ghoststack").predict("hand.jpg")``. See
-    :func:`mobrecon.infer.predictor.load`."""
+def load(name_or_path="mobrecon_ghoststack", backend: str = "torch", threads: int | None = None,
+         detector="auto"):
+    """A predictor: ``mobrecon.load("mobrecon_ghoststack").predict("hand.jpg")``; ``detector``:
+    ``"auto"`` (the shipped hand detector), None (none: no box means the whole image) or a
+    detector file. See :func:`mobrecon.infer.predictor.load`."""
     from mobrecon.infer.predictor import load as _load
 
-    return _load(name_or_path, backend=backend, threads=threads)
+    return _load(name_or_path, backend=backend, threads=threads, detector=detector)

@@ -298,12 +298,15 @@ def cmd_reconstruct(args) -> int:
         raise UserError("give one or more IMAGE files, or --video FILE_OR_FOLDER")
     box = _parse_numbers(args.box, 4, "--box") if args.box else None
     K = _parse_numbers(args.K, 4, "--K") if args.K else None
-    predictor = load(args.model, backend=args.backend, threads=args.threads)
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise UserError(f"--threshold must lie in [0, 1], got {args.threshold}")
+    detector = None if args.no_detect else (args.detector or "auto")
+    predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector)
     out = Path(args.out)
     from mobrecon.infer.outputs import write_outputs
     from mobrecon.viz.render import MeshRenderer
 
-    failures = 0
+    failures = no_hand = 0
     with MeshRenderer() as renderer:
         if args.video:
             return _reconstruct_video(args, predictor, box, K, out, renderer)
@@ -316,18 +319,30 @@ def cmd_reconstruct(args) -> int:
                 name += "_"
             try:
                 image = read_image(path)
-                result = predictor.predict(image, box=box, K=K)
+                if box is None and predictor.detector is not None:
+                    results = predictor.predict_hands(image, K=K, threshold=args.threshold, hand=args.hand)
+                else:
+                    results = [predictor.predict(image, box=box, K=K, hand=args.hand)]
             except (FileNotFoundError, ValueError) as e:
                 msg = str(e) if str(path) in str(e) else f"{path}: {e}"
                 tqdm.write(f"mobrecon reconstruct: error: {msg}", file=sys.stderr)
                 failures += 1
                 continue
             used.add(name)
-            paths = write_outputs(out, name, image, result, renderer)
-            if not args.quiet:
-                tqdm.write(f"{path} -> {', '.join(p.name for p in paths)}")
-    done = len(args.images) - failures
-    print(f"{out}: reconstructed {done} of {len(args.images)} image(s)")
+            if not results:
+                no_hand += 1
+                tqdm.write(f"{path}: no hand found by the detector (nothing written; pass --box to place the "
+                           "crop, or --no-detect to use the whole image)")
+                continue
+            for i, result in enumerate(results):  # one hand: NAME.*; several: NAME_hand0.*, NAME_hand1.*, ...
+                stem = name if len(results) == 1 else f"{name}_hand{i}"
+                paths = write_outputs(out, stem, image, result, renderer)
+                if not args.quiet:
+                    side = f" ({result.extra['handedness']} hand)" if "handedness" in result.extra else ""
+                    tqdm.write(f"{path}{side} -> {', '.join(p.name for p in paths)}")
+    done = len(args.images) - failures - no_hand
+    extra = f"; no hand found in {no_hand}" if no_hand else ""
+    print(f"{out}: reconstructed {done} of {len(args.images)} image(s){extra}")
     return 2 if failures else 0
 
 
@@ -342,7 +357,7 @@ def _reconstruct_video(args, predictor, box, K, out: Path, renderer) -> int:
     for name, frame in _video_frames(source):
         names.append(name)
         frames.append(frame)
-    results, report = predictor.predict_video(frames, box=box, K=K, fps=args.fps)
+    results, report = predictor.predict_video(frames, box=box, K=K, fps=args.fps, hand=args.hand)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame, r in zip(names, frames, results):
         atomic_write_text(out / f"{name}.json", json.dumps({"name": name, **r.to_dict()}) + "\n")
@@ -353,6 +368,88 @@ def _reconstruct_video(args, predictor, box, K, out: Path, renderer) -> int:
           f"{report.get('accel2d_px_s2', float('nan')):.1f} px/s^2 (2D), "
           f"{report.get('accel3d_mm_s2', float('nan')):.1f} mm/s^2 (3D, wrist-relative)")
     return 0
+
+
+def cmd_detect(args) -> int:
+    modes = [m for m in (args.make_data, args.train, args.eval) if m]
+    if len(modes) > 1 or (modes and args.images):
+        raise UserError("give IMAGE files, or one of --make-data DIR, --train, --eval DIR")
+    if args.make_data:
+        from mobrecon.detect.composites import CompositeConfig, generate_composites
+
+        if args.count is None:
+            raise UserError("--make-data needs --count N")
+        if args.workers < 1:
+            raise UserError(f"--workers must be >= 1, got {args.workers}")
+        summary = generate_composites(args.make_data, CompositeConfig(count=args.count, seed=args.seed),
+                                      workers=args.workers, progress=not args.quiet)
+        run = summary["last_run"]
+        speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
+        print(f"{args.make_data}: {summary['count']} of {summary['requested']} images, {summary['hands']} hands "
+              f"({summary['left_hands']} left){speed}")
+        return 0
+    if args.train:
+        from mobrecon.detect.train import DetectorTrainConfig, train_detector
+
+        cfg = DetectorTrainConfig.from_yaml(args.config, data=args.data, max_minutes=args.max_minutes)
+        result = train_detector(cfg, args.out, resume=args.resume, progress=not args.quiet)
+        print(f"{args.out}: {result['status']} at step {result['step']}; checkpoint {result['checkpoint']}"
+              + (f", detector {result['model']}" if "model" in result else ""))
+        return 130 if result["status"] == "interrupted" else 0
+    from mobrecon.detect.detector import HandDetector
+
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise UserError(f"--threshold must lie in [0, 1], got {args.threshold}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.eval:
+        from mobrecon.detect.dataset import CompositeDataset
+        from mobrecon.detect.evaluate import evaluate_detector
+
+        data = CompositeDataset(args.eval)
+        detector = HandDetector.load(args.detector)
+        if args.threshold is not None:
+            detector.threshold = args.threshold
+        result = {"data": args.eval, "detector": args.detector or "shipped",
+                  **evaluate_detector(detector, data, count=args.count, progress=not (args.quiet or args.json))}
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for k, v in result.items():
+                print(f"{k:>20s}  {v}")
+        return 0
+    if not args.images:
+        raise UserError("give one or more IMAGE files (or --make-data DIR, --train, --eval DIR)")
+    from mobrecon.infer.predictor import read_image
+
+    detector = None
+    failures = 0
+    for path in args.images:
+        try:
+            image = read_image(path)
+            if detector is None:
+                try:
+                    detector = HandDetector.load(args.detector)
+                except (FileNotFoundError, ValueError) as e:
+                    raise UserError(str(e)) from None
+            found = detector.detect(image, threshold=args.threshold)
+        except (FileNotFoundError, ValueError) as e:
+            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+            print(f"mobrecon detect: error: {msg}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            print(json.dumps({"image": str(path), "width": image.shape[1], "height": image.shape[0],
+                              "hands": [d.to_dict() for d in found]}))
+        elif not found:
+            print(f"{path}: no hand found")
+        else:
+            for d in found:
+                x0, y0, x1, y1 = d.box
+                print(f"{path}: {d.handedness} hand, score {d.score:.2f}, box {x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}")
+    return 2 if failures else 0
 
 
 def _synth_video(args) -> int:
@@ -468,7 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output directory")
     r.add_argument("--model", default="mobrecon_ghoststack", help="a registered model (shipped weights), "
                    "a model file or a stage-2 checkpoint")
-    r.add_argument("--box", help="x0,y0,x1,y1: the hand's box in pixels (default: the whole image is the crop)")
+    r.add_argument("--box", help="x0,y0,x1,y1: the hand's box in pixels (default: every hand the detector "
+                   "finds; without a detector, the whole image is the crop)")
+    r.add_argument("--no-detect", action="store_true", help="do not run the hand detector: without --box the "
+                   "whole image is the crop")
+    r.add_argument("--detector", help="a hand detector file (default: the shipped one)")
+    r.add_argument("--threshold", type=float, help="detector score threshold (default 0.2)")
+    r.add_argument("--hand", choices=("left", "right"), help="treat every hand as a left or right hand (default: "
+                   "as the detector says; right without one); a left hand is reconstructed mirrored")
     r.add_argument("--K", help="fx,fy,cx,cy intrinsics in pixels (default: a typical camera for the image size)")
     r.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
     r.add_argument("--threads", type=int, help="CPU threads")
@@ -477,6 +581,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overlays", action="store_true", help="with --video: also write per-frame overlays")
     r.add_argument("--quiet", action="store_true", help="no progress bar or per-image lines")
     r.set_defaults(func=cmd_reconstruct)
+
+    d = sub.add_parser("detect", help="find hands in photos (boxes, scores, handedness); or make composite data, "
+                       "train or evaluate the detector")
+    d.add_argument("images", nargs="*", help="image files to find hands in")
+    d.add_argument("--json", action="store_true", help="print one JSON object per image (or for --eval)")
+    d.add_argument("--threshold", type=float, help="score threshold (default 0.2)")
+    d.add_argument("--detector", help="a detector file or training checkpoint (default: the shipped one)")
+    d.add_argument("--threads", type=int, help="CPU threads")
+    d.add_argument("--make-data", metavar="DIR", help="instead: generate composite training / test images into DIR")
+    d.add_argument("--count", type=int, help="with --make-data: number of images; with --eval: score the first N")
+    d.add_argument("--seed", type=int, default=0, help="with --make-data: seed (same seed and settings -> same files)")
+    d.add_argument("--workers", type=int, default=1, help="with --make-data: processes")
+    d.add_argument("--train", action="store_true", help="instead: train a detector (with --config)")
+    d.add_argument("--config", default="configs/hand_detector.yaml", help="with --train: the run config (YAML)")
+    d.add_argument("--data", help="with --train: composite set (overrides the config's data)")
+    d.add_argument("--out", default="runs/hand_detector", help="with --train: run directory")
+    d.add_argument("--resume", action="store_true", help="with --train: continue the run in --out")
+    d.add_argument("--max-minutes", type=float, help="with --train: stop (resumable) after this wall time")
+    d.add_argument("--eval", metavar="DIR", help="instead: AP at IoU 0.5 of the detector on a composite set")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_detect)
     return p
 
 

@@ -1,16 +1,23 @@
 """The predictor: a photo (and optionally a hand box and intrinsics) in, a camera-space hand out.
 
 ``mobrecon.load(name_or_path)`` returns a :class:`Predictor`; ``predictor.predict(image)``
-crops around the box (or takes the whole image as the crop), runs the network, maps the 2D
-joints back to image pixels and places the root-relative mesh in camera space by root
+crops around the box (or, without one, around the best hand the attached hand detector finds,
+or takes the whole image as the crop when no detector is attached), runs the network, maps the
+2D joints back to image pixels and places the root-relative mesh in camera space by root
 recovery (:mod:`mobrecon.infer.root`) with ``K`` (given, or a typical phone camera's for the
 image size). The crop is the one of training and evaluation (:mod:`mobrecon.data.crop`).
+
+``predictor.predict_hands(image)`` reconstructs every hand the detector finds
+(:mod:`mobrecon.detect.detector`). The network knows right hands only: a left hand is
+reconstructed from the mirrored image (x -> W - 1 - x) with the mirrored camera and mirrored
+back (camera-space x negated, 2D u -> W - 1 - u, face winding reversed).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -20,6 +27,8 @@ from mobrecon.data.crop import CropBox, crop_image, crop_matrix, full_image_crop
 from mobrecon.infer.root import default_intrinsics, uncrop_hand
 
 BOX_MARGIN = 1.3  # a given hand box is widened like the training crops around the joints
+LOG = logging.getLogger("mobrecon.predictor")
+NO_HAND = "no hand found by the detector"
 
 
 @dataclass
@@ -104,21 +113,56 @@ def check_K(K, width: int, height: int) -> np.ndarray:
     return a
 
 
+def check_hand(hand) -> None:
+    """``hand`` must be None, 'left' or 'right'."""
+    if hand not in (None, "left", "right"):
+        raise ValueError(f"hand must be 'left' or 'right', got {hand!r}")
+
+
+def mirror_K(K: np.ndarray, width: int) -> np.ndarray:
+    """Intrinsics of the horizontally mirrored image (u -> W - 1 - u) seeing the scene mirrored
+    in x: principal point ``cx -> W - 1 - cx`` and skew negated."""
+    M = np.array(K, np.float64, copy=True)
+    M[0, 2] = width - 1 - M[0, 2]
+    M[0, 1] = -M[0, 1]
+    return M
+
+
+def mirror_crop(crop: CropBox, width: int) -> CropBox:
+    """The same window in the horizontally mirrored image."""
+    return CropBox(width - 1 - crop.cx, crop.cy, crop.side, -crop.rot)
+
+
+def mirror_result(r: HandResult, K: np.ndarray, crop: CropBox, box: np.ndarray) -> HandResult:
+    """A hand reconstructed in the mirrored image, mirrored back: camera-space x negated, 2D
+    u -> W - 1 - u, faces' winding reversed (so normals still point outwards); ``K``, ``crop``
+    and ``box`` are the original image's."""
+    w = r.image_size[0]
+    flip = np.array([-1.0, 1.0, 1.0], np.float32)
+    j2 = r.joints2d.copy()
+    j2[:, 0] = w - 1 - j2[:, 0]
+    return replace(r, vertices=r.vertices * flip, joints3d=r.joints3d * flip, root=r.root * flip, joints2d=j2,
+                   faces=np.ascontiguousarray(r.faces[:, ::-1]), K=K, crop=crop, box=np.asarray(box, np.float32))
+
+
 class Predictor:
     """A network (or any runner with its output dict) behind ``predict``.
 
     ``model``: a :class:`~mobrecon.models.mobrecon_net.MobRecon` (eval mode, torch) or a runner
     from :func:`mobrecon.infer.backends.make_runner`; ``faces`` (F, 3) of the hand model;
-    ``input_size`` the crop size; ``name`` for the outputs' provenance.
+    ``input_size`` the crop size; ``name`` for the outputs' provenance; ``detector`` an optional
+    :class:`~mobrecon.detect.detector.HandDetector` that places the crop when no box is given.
     """
 
-    def __init__(self, model, faces: np.ndarray | None = None, input_size: int | None = None, name: str = ""):
+    def __init__(self, model, faces: np.ndarray | None = None, input_size: int | None = None, name: str = "",
+                 detector=None):
         self.model = model
         if faces is None:
             faces = model.faces.cpu().numpy()
         self.faces = np.asarray(faces, np.int64)
         self.input_size = int(input_size or model.cfg.input_size)
         self.name = name
+        self.detector = detector
 
     # -- the network -----------------------------------------------------------------------
 
@@ -141,28 +185,75 @@ class Predictor:
         x0, y0, x1, y1 = check_box(box, width, height)
         return CropBox.from_corners(x0, y0, x1, y1, margin=BOX_MARGIN), np.array([x0, y0, x1, y1])
 
-    def predict(self, image, box=None, K=None) -> HandResult:
+    def predict(self, image, box=None, K=None, hand: str | None = None) -> HandResult:
         """One hand from one image. ``box`` (x0, y0, x1, y1) pixels around the hand (None: the
-        whole image is the crop); ``K`` (3, 3) or (fx, fy, cx, cy) (None: a typical camera)."""
-        return self.predict_batch([image], [box], [K])[0]
+        best hand the attached detector finds, treated as right or left as it says; with no
+        detector, or no hand found, the whole image is the crop and ``extra['detection']`` says
+        so); ``K`` (3, 3) or (fx, fy, cx, cy) (None: a typical camera); ``hand``: ``'left'`` or
+        ``'right'`` overrides the detector's handedness (default: the detector's, else right)."""
+        check_hand(hand)
+        if box is None and self.detector is not None:
+            rgb = read_image(image)
+            hands = self.predict_hands(rgb, K=K, max_hands=1, hand=hand)
+            if hands:
+                return hands[0]
+            result = self.predict_batch([rgb], [None], [K], hands=[hand])[0]
+            result.extra["detection"] = NO_HAND
+            return result
+        return self.predict_batch([image], [box], [K], hands=[hand])[0]
+
+    def predict_hands(self, image, K=None, threshold: float | None = None,
+                      max_hands: int | None = None, hand: str | None = None) -> list[HandResult]:
+        """Every hand the detector finds in ``image`` above ``threshold`` (default: the
+        detector's), best first, at most ``max_hands``; left hands go through the right-hand
+        network mirrored (``hand``: ``'left'``/``'right'`` overrides the detector's handedness).
+        Each result's ``extra`` holds ``handedness`` and ``detection_score``. An image without
+        a hand gives an empty list (and an INFO log line), not an exception."""
+        check_hand(hand)
+        if self.detector is None:
+            raise ValueError("this predictor has no hand detector attached; pass a box, or load one "
+                             "(mobrecon.detect.detector.HandDetector.load())")
+        rgb = read_image(image)
+        found = self.detector.detect(rgb, threshold=threshold)[:max_hands]
+        if not found:
+            LOG.info("%s (%dx%d image)", NO_HAND, rgb.shape[1], rgb.shape[0])
+            return []
+        lefts = [d.left if hand is None else hand == "left" for d in found]
+        prepared = [self._prepare(rgb, d.box, K, left=left) for d, left in zip(found, lefts)]
+        out = self._run(np.stack([p["input"] for p in prepared]).astype(np.float32))
+        results = []
+        for i, (p, d) in enumerate(zip(prepared, found)):
+            r = self._finish(p, {k: v[i] for k, v in out.items()})
+            r.extra.update(handedness="left" if lefts[i] else "right", detection_score=round(float(d.score), 4))
+            results.append(r)
+        return results
 
     def predict_batch(self, images: Sequence, boxes: Sequence | None = None, Ks: Sequence | None = None,
-                      batch_size: int = 32) -> list[HandResult]:
-        """Many images at once (batched through the network, ``batch_size`` crops at a time)."""
+                      batch_size: int = 32, hands: Sequence | None = None) -> list[HandResult]:
+        """Many images at once (batched through the network, ``batch_size`` crops at a time);
+        ``hands``: per image ``'left'``, ``'right'`` or None (right)."""
         n = len(images)
         boxes = list(boxes) if boxes is not None else [None] * n
         Ks = list(Ks) if Ks is not None else [None] * n
-        if len(boxes) != n or len(Ks) != n:
-            raise ValueError(f"got {n} images but {len(boxes)} boxes and {len(Ks)} intrinsics")
-        prepared = [self._prepare(img, b, k) for img, b, k in zip(images, boxes, Ks)]
+        hands = list(hands) if hands is not None else [None] * n
+        if len(boxes) != n or len(Ks) != n or len(hands) != n:
+            raise ValueError(f"got {n} images but {len(boxes)} boxes, {len(Ks)} intrinsics and {len(hands)} hands")
+        for h in hands:
+            check_hand(h)
+        prepared = [self._prepare(img, b, k, left=h == "left") for img, b, k, h in zip(images, boxes, Ks, hands)]
         results = []
         for s in range(0, n, batch_size):
             chunk = prepared[s:s + batch_size]
             out = self._run(np.stack([p["input"] for p in chunk]).astype(np.float32))
-            results += [self._finish(p, {k: v[i] for k, v in out.items()}) for i, p in enumerate(chunk)]
+            for i, p in enumerate(chunk):
+                r = self._finish(p, {k: v[i] for k, v in out.items()})
+                r.extra["handedness"] = "left" if p["left"] else "right"
+                results.append(r)
         return results
 
-    def _prepare(self, image, box, K, crop: CropBox | None = None) -> dict:
+    def _prepare(self, image, box, K, crop: CropBox | None = None, left: bool = False) -> dict:
+        """The network input and bookkeeping for one hand; ``left``: the crop is taken from the
+        mirrored image (and :meth:`_finish` mirrors the result back)."""
         rgb = read_image(image)
         h, w = rgb.shape[:2]
         if crop is None:
@@ -170,42 +261,70 @@ class Predictor:
         else:
             used_box = np.array(crop.corners())
         K_used = check_K(K, w, h) if K is not None else default_intrinsics(w, h)
-        return {"input": to_tensor_image(crop_image(rgb, crop, self.input_size)), "crop": crop, "box": used_box,
-                "K": K_used, "K_given": K is not None, "size": (w, h)}
+        p = {"crop": crop, "box": used_box, "K": K_used, "K_given": K is not None, "size": (w, h), "left": left,
+             "net_crop": crop, "net_K": K_used}
+        if left:
+            p["net_crop"], p["net_K"] = mirror_crop(crop, w), mirror_K(K_used, w)
+            rgb = rgb[:, ::-1]
+        p["input"] = to_tensor_image(crop_image(rgb, p["net_crop"], self.input_size))
+        return p
 
     def _finish(self, p: dict, out: dict) -> HandResult:
-        h = uncrop_hand(out["joints2d"], out["joints3d"], out["vertices"], crop_matrix(p["crop"], self.input_size),
-                        p["K"])
+        h = uncrop_hand(out["joints2d"], out["joints3d"], out["vertices"],
+                        crop_matrix(p["net_crop"], self.input_size), p["net_K"])
         j2, rel_j, rel_v, root = h["joints2d"], h["joints3d_rel"], h["vertices_rel"], h["root"]
-        return HandResult(vertices=(rel_v + root).astype(np.float32), faces=self.faces,
-                          joints3d=(rel_j + root).astype(np.float32), joints2d=j2.astype(np.float32),
-                          root=root.astype(np.float32), box=p["box"].astype(np.float32), crop=p["crop"], K=p["K"],
-                          K_given=p["K_given"], image_size=p["size"], extra={"model": self.name})
+        r = HandResult(vertices=(rel_v + root).astype(np.float32), faces=self.faces,
+                       joints3d=(rel_j + root).astype(np.float32), joints2d=j2.astype(np.float32),
+                       root=root.astype(np.float32), box=p["box"].astype(np.float32), crop=p["net_crop"],
+                       K=p["net_K"], K_given=p["K_given"], image_size=p["size"], extra={"model": self.name})
+        return mirror_result(r, p["K"], p["crop"], p["box"]) if p.get("left") else r
 
     # -- video -----------------------------------------------------------------------------
 
     def predict_video(self, frames: Iterable, box=None, K=None, fps: float = 30.0,
-                      margin: float = BOX_MARGIN) -> tuple[list[HandResult], dict]:
+                      margin: float = BOX_MARGIN, hand: str | None = None) -> tuple[list[HandResult], dict]:
         """Frame by frame, each frame's crop placed around the previous frame's 2D joints (the
-        first frame: ``box``, or the whole frame). Returns the per-frame results and a report
-        with the outputs' mean acceleration: ``accel2d_px_s2`` and ``accel3d_mm_s2`` (wrist-
-        relative joints) at ``fps``."""
+        first frame: ``box``, else the attached detector's best hand, else the whole frame).
+        With a detector, tracking counts as lost when the hand leaves the frame or the 2D joints
+        no longer look like a hand in the crop (their box under 15 % or over 150 % of the crop's
+        side); the detector then runs on the next frame (a tracked left hand stays mirrored).
+        Returns the per-frame results and a report with the outputs' mean acceleration:
+        ``accel2d_px_s2`` and ``accel3d_mm_s2`` (wrist-relative joints) at ``fps``, and
+        ``detector_runs``. ``hand``: 'left' or 'right' overrides the detector's handedness.
+        """
         from mobrecon.eval.metrics import accel
 
+        check_hand(hand)
         results: list[HandResult] = []
+        detector_runs = 0
+        left, lost = False, True
         for frame in frames:
             crop = None
-            if results:  # track: the crop around the previous frame's 2D joints
+            if results and not lost:  # track: the crop around the previous frame's 2D joints
                 prev = results[-1]
                 crop = hand_box(prev.joints2d, margin=margin)
                 x0, y0, x1, y1 = crop.corners()
                 w, h = prev.image_size
                 if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
                     crop = None  # the hand left the frame: start over
-            p = self._prepare(frame, box, K, crop)
+            frame_box = box if not results or self.detector is None else None
+            if crop is None and frame_box is None and self.detector is not None:
+                frame = read_image(frame)
+                detector_runs += 1
+                found = self.detector.detect(frame)
+                frame_box, left = (found[0].box, found[0].left) if found else (None, False)
+                if hand is not None:
+                    left = hand == "left"
+            elif crop is None:
+                left = hand == "left"
+            p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left)
             out = self._run(p["input"][None].astype(np.float32))
-            results.append(self._finish(p, {k: v[0] for k, v in out.items()}))
-        report = {"frames": len(results), "fps": fps}
+            r = self._finish(p, {k: v[0] for k, v in out.items()})
+            r.extra["handedness"] = "left" if left else "right"
+            results.append(r)
+            spread = float(np.max(r.joints2d.max(0) - r.joints2d.min(0)))
+            lost = self.detector is not None and not (0.15 <= spread / r.crop.side <= 1.5)
+        report = {"frames": len(results), "fps": fps, "detector_runs": detector_runs}
         if len(results) >= 3:
             j2 = np.stack([r.joints2d for r in results])
             j3 = np.stack([r.joints3d - r.joints3d[:1] for r in results]) * 1000.0
@@ -218,10 +337,25 @@ def shipped_weights(name: str) -> Path:
     return Path(__file__).resolve().parents[1] / "weights" / f"{name}.pt"
 
 
+def load_detector(detector="auto"):
+    """``"auto"``: the shipped hand detector where the package has its weights, else None;
+    None / False: none; a path: that detector file; a HandDetector: itself."""
+    from mobrecon.detect.detector import HandDetector
+
+    if detector is None or detector is False:
+        return None
+    if isinstance(detector, HandDetector):
+        return detector
+    if isinstance(detector, str) and detector == "auto":
+        return HandDetector.load() if HandDetector.available() else None
+    return HandDetector.load(detector)
+
+
 def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str = "torch",
-         threads: int | None = None) -> Predictor:
+         threads: int | None = None, detector="auto") -> Predictor:
     """A :class:`Predictor` from a registered model name (its shipped weights), a model file
-    or a stage-2 checkpoint. Never downloads anything."""
+    or a stage-2 checkpoint, with the shipped hand detector attached where it exists
+    (``detector``: see :func:`load_detector`). Never downloads anything."""
     from mobrecon.models import names
     from mobrecon.models.weights import load_model
 
@@ -238,9 +372,11 @@ def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str =
 
         torch.set_num_threads(int(threads))
     name = key if key in names() else path.stem
+    det = load_detector(detector)
     if backend == "torch":
-        return Predictor(model, name=name)
+        return Predictor(model, name=name, detector=det)
     from mobrecon.infer.backends import make_runner
 
     runner = make_runner(model, backend=backend, threads=threads)
-    return Predictor(runner, faces=model.faces.cpu().numpy(), input_size=model.cfg.input_size, name=name)
+    return Predictor(runner, faces=model.faces.cpu().numpy(), input_size=model.cfg.input_size, name=name,
+                     detector=det)

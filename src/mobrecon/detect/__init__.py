@@ -1,0 +1,2 @@
+"""Finding hands in whole photos: generated composites, a CenterNet-style detector, its
+training, decoding and average precision."""

@@ -1,0 +1,70 @@
+"""Detection metrics: box IoU and average precision at an IoU threshold (VOC / COCO style:
+all-point interpolated area under the precision-recall curve, detections matched greedily
+by score to the unmatched ground-truth box of highest IoU)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (N, M) of boxes a (N, 4) and b (M, 4), each (x0, y0, x1, y1)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(-1)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
+                      iou: float = 0.5) -> dict:
+    """AP over a set of images, class-agnostic.
+
+    detections: per image an (n, >=5) array [x0, y0, x1, y1, score, ...];
+    ground_truth: per image an (m, 4) array of boxes.
+    Returns ``ap`` (0 when there is no ground truth), ``precision`` and ``recall`` at the
+    last detection, ``n_gt``, ``n_det``, ``tp``.
+    """
+    if len(detections) != len(ground_truth):
+        raise ValueError(f"{len(detections)} detection lists for {len(ground_truth)} images")
+    scores, hits = [], []
+    n_gt = 0
+    for det, gt in zip(detections, ground_truth):
+        det = np.asarray(det, np.float64)
+        det = det.reshape(len(det), -1) if det.size else np.zeros((0, 5))
+        gt = np.asarray(gt, np.float64).reshape(-1, 4)
+        n_gt += len(gt)
+        order = np.argsort(-det[:, 4], kind="stable")
+        det = det[order]
+        ious = box_iou(det[:, :4], gt)
+        used = np.zeros(len(gt), bool)
+        for i in range(len(det)):
+            scores.append(det[i, 4])
+            cand = np.where(~used, ious[i], -1.0) if len(gt) else np.zeros(0)
+            j = int(np.argmax(cand)) if len(cand) else -1
+            if j >= 0 and cand[j] >= iou:
+                used[j] = True
+                hits.append(1.0)
+            else:
+                hits.append(0.0)
+    if not scores or n_gt == 0:
+        return {"ap": 0.0, "precision": 0.0, "recall": 0.0, "n_gt": n_gt, "n_det": len(scores), "tp": 0}
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    tp = np.cumsum(np.asarray(hits)[order])
+    fp = np.cumsum(1.0 - np.asarray(hits)[order])
+    recall = tp / n_gt
+    precision = tp / np.maximum(tp + fp, 1e-12)
+    # all-point interpolation: precision made monotone, integrated over recall steps
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.concatenate([[1.0], precision, [0.0]])
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    steps = np.where(mrec[1:] != mrec[:-1])[0]
+    ap = float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
+    return {"ap": ap, "precision": float(precision[-1]), "recall": float(recall[-1]), "n_gt": int(n_gt),
+            "n_det": len(scores), "tp": int(tp[-1])}

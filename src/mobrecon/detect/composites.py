@@ -1,0 +1,347 @@
+"""Generated training and test images for the hand detector ("composites").
+
+Each image is ``size`` x ``size`` (256 by default): a procedural background
+(:func:`mobrecon.synth.appearance.make_background`), sometimes skin-coloured distractor blobs,
+then 0, 1 or 2 synthetic OpenHand hands rendered at random positions, scales (hand box side
+roughly ``min_box``..``max_box`` pixels, log-uniform), viewpoints and in-plane rotations, often
+with a forearm (the mesh's open wrist loop extruded back along the arm, bent at the wrist), then
+sometimes occluders and photometric degradation. A left hand is the right hand rendered into
+the horizontally mirrored canvas: a mirrored right hand is a left hand.
+
+Ground truth per hand: ``box`` (x0, y0, x1, y1) pixels, the tight box of the hand's projected
+vertices (the forearm excluded) clipped to the image, and ``left`` (handedness). Sample ``i``
+depends only on (seed, i) and on the poses drawn for its shard, so a set is reproducible.
+
+Layout on disk (shards as in :mod:`mobrecon.synth.storage`, written by the same shard loop)::
+
+    DIR/config.json, DIR/summary.json
+    DIR/shard_00000/rgb.bin           concatenated JPEGs (quality 95)
+    DIR/shard_00000/annotations.npz   index (N,), n_hands (N,), boxes (N, 2, 4) float32 (NaN
+                                      padded), left (N, 2) bool, rgb_offsets (N + 1,); written
+                                      last, so its presence marks the shard complete
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mobrecon.io_utils import atomic_path, atomic_save_npz
+
+MAX_HANDS = 2
+
+
+@dataclass(frozen=True)
+class CompositeConfig:
+    """Settings of a composite set (stored in DIR/config.json; a re-run must match them)."""
+
+    count: int
+    seed: int = 0
+    size: int = 256
+    shard_size: int = 500
+    min_box: float = 24.0        # hand box side (its longer side), pixels, log-uniform
+    max_box: float = 200.0
+    p_zero: float = 0.12         # images without a hand
+    p_two: float = 0.33          # images with two hands (the rest have one)
+    left_prob: float = 0.5
+    forearm_prob: float = 0.7
+    distractor_prob: float = 0.5
+    occluder_prob: float = 0.2
+    photometric: bool = True
+
+    def check(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"count must be positive, got {self.count}")
+        if not 64 <= self.size <= 1024:
+            raise ValueError(f"size must be between 64 and 1024, got {self.size}")
+        if not 8 <= self.min_box < self.max_box <= self.size:
+            raise ValueError(f"need 8 <= min_box < max_box <= size, got {self.min_box}, {self.max_box}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard size must be positive, got {self.shard_size}")
+        if not (0 <= self.p_zero and 0 <= self.p_two and self.p_zero + self.p_two <= 1):
+            raise ValueError("p_zero and p_two must be probabilities summing to at most 1")
+
+    @property
+    def n_shards(self) -> int:
+        return math.ceil(self.count / self.shard_size)
+
+    def shard_range(self, shard: int) -> range:
+        return range(shard * self.shard_size, min(self.count, (shard + 1) * self.shard_size))
+
+
+def wrist_loop(faces: np.ndarray) -> np.ndarray:
+    """(L,) vertex ids of the mesh's one boundary loop (the open wrist), in order along it."""
+    f = np.asarray(faces, np.int64)
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    have = {(int(a), int(b)) for a, b in edges}
+    nxt = {int(a): int(b) for a, b in edges if (int(b), int(a)) not in have}
+    if not nxt:
+        raise ValueError("the mesh has no boundary loop")
+    start = min(nxt)
+    loop = [start]
+    while nxt[loop[-1]] != start:
+        loop.append(nxt[loop[-1]])
+        if len(loop) > len(nxt):
+            raise ValueError("the mesh's boundary is not one simple loop")
+    return np.asarray(loop, np.int64)
+
+
+def _rot(axis: int, a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    i, j = [k for k in range(3) if k != axis]
+    R = np.eye(3)
+    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
+    return R
+
+
+def forearm(vertices: np.ndarray, loop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A forearm for a hand in its own frame (+y towards the fingers): the wrist loop extruded
+    0.2-0.3 m back along -y, widening by 5-25 %, bent at the wrist (flexion +-40 degrees,
+    deviation +-15). vertices (V, 3) -> (new vertices (2L, 3): a ring at the wrist, a ring at
+    the elbow end, and faces (2L, 3) indexing into ``vertices`` + the new vertices)."""
+    ring = vertices[loop]
+    c = ring.mean(0)
+    R = _rot(0, rng.uniform(-0.7, 0.7)) @ _rot(2, rng.uniform(-0.26, 0.26))
+    length, widen = rng.uniform(0.2, 0.3), rng.uniform(1.05, 1.25)
+    far = c + (ring - c) @ R.T * widen + length * (R @ np.array([0.0, -1.0, 0.0]))
+    near = c + (ring - c) * 1.0  # the wrist ring itself, duplicated so the arm gets its own colours
+    n, L = len(vertices), len(loop)
+    a = np.arange(L)
+    b = (a + 1) % L
+    w0, w1 = n + a, n + b            # near ring
+    e0, e1 = n + L + a, n + L + b    # far ring
+    faces = np.concatenate([np.stack([w1, w0, e0], 1), np.stack([w1, e0, e1], 1)])
+    return np.concatenate([near, far]), faces
+
+
+def _skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """1-3 skin-coloured distractors (shaded ellipses and lumpy blobs, face- or arm-like) drawn
+    onto a copy of (H, W, 3) uint8 ``img``."""
+    from mobrecon.synth.appearance import skin_tone
+
+    h, w = img.shape[:2]
+    out = img.astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        m = np.zeros((h, w), np.uint8)
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        r = rng.uniform(0.04, 0.3) * min(h, w)
+        for _k in range(int(rng.integers(1, 4))):  # one ellipse or a lumpy union of a few
+            ax = (max(2, int(r * rng.uniform(0.5, 1.0))), max(2, int(r * rng.uniform(0.2, 1.0))))
+            ctr = (int(cx + rng.normal(0, 0.4 * r)), int(cy + rng.normal(0, 0.4 * r)))
+            cv2.ellipse(m, ctr, ax, rng.uniform(0, 180), 0, 360, 255, -1, cv2.LINE_AA)
+        alpha = cv2.GaussianBlur(m, (0, 0), rng.uniform(0.5, 2.0)).astype(np.float32)[..., None] / 255.0
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        th = rng.uniform(0, 2 * np.pi)
+        ramp = ((xx - cx) * math.cos(th) + (yy - cy) * math.sin(th)) / max(r, 1.0)
+        shade = np.clip(1.0 + rng.uniform(0.1, 0.35) * ramp, 0.4, 1.4)[..., None]
+        col = skin_tone(rng)[None, None] * 255.0 * shade
+        out += alpha * (col - out)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def hand_count(rng: np.random.Generator, cfg: CompositeConfig) -> int:
+    u = rng.random()
+    return 0 if u < cfg.p_zero else (2 if u < cfg.p_zero + cfg.p_two else 1)
+
+
+def _overlap(a, b) -> float:
+    """Intersection of boxes a and b (x0, y0, x1, y1) over the smaller one's area."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / small if small > 0 else 1.0
+
+
+class CompositeWorker:
+    """Per-process state (the hand, its uniform pose table, its wrist loop, one renderer);
+    :meth:`render_shard` writes one shard. :meth:`compose` makes one image in memory."""
+
+    def __init__(self, cfg: CompositeConfig, root: Path | None = None):
+        import torch
+
+        from mobrecon.hand.load import load_hand
+        from mobrecon.synth.pose_space import uniform_poses
+        from mobrecon.viz.render import MeshRenderer
+
+        torch.set_num_threads(1)
+        self.cfg = cfg
+        self.root = Path(root) if root is not None else None
+        self.hand = load_hand("openhand")
+        self.faces = self.hand.faces.numpy().astype(np.int64)
+        self.loop = wrist_loop(self.faces)
+        self.uniform = uniform_poses(self.hand)
+        self.renderer = MeshRenderer()
+
+    def close(self) -> None:
+        self.renderer.close()
+
+    def hands(self, n: int, seed: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """n posed hands in their own frame: vertices (n, 778, 3), joints (n, 21, 3), metres.
+        Half the poses come from the paper's uniform table, half uniform inside the joint limits."""
+        import torch
+
+        from mobrecon.synth.pose_space import random_pose_angles
+
+        if n == 0:
+            return np.zeros((0, len(self.hand.v_template), 3)), np.zeros((0, 21, 3))
+        angles = self.uniform.angles[torch.as_tensor(rng.integers(0, len(self.uniform.t), n))].clone()
+        rand = torch.as_tensor(rng.random(n) < 0.5)
+        if rand.any():
+            angles[rand] = random_pose_angles(self.hand, int(rand.sum()), seed=seed)
+        shape = torch.as_tensor(rng.uniform(-1.0, 1.0, (n, self.hand.num_shape)), dtype=torch.float32)
+        with torch.no_grad():
+            out = self.hand(self.hand.angles_to_pose(angles), shape)
+        return out.vertices.numpy().astype(np.float64), out.joints.numpy().astype(np.float64)
+
+    def compose(self, rng: np.random.Generator, verts: np.ndarray, joints: np.ndarray) -> dict:
+        """One composite image from ``rng`` and the hands to place, vertices (n, V, 3) and
+        joints (n, 21, 3) in the hand frame. Returns ``image`` (S, S, 3) uint8, ``boxes``
+        (m, 4) float32 and ``left`` (m,) bool (m <= n: hands that ended up outside are dropped)."""
+        from mobrecon.synth import appearance as app
+        from mobrecon.synth.viewpoints import view_camera
+
+        cfg, S = self.cfg, self.cfg.size
+        canvas, _ = app.make_background(rng, S)
+        if rng.random() < cfg.distractor_prob:
+            canvas = _skin_blobs(rng, canvas)
+        boxes: list[list[float]] = []
+        lefts: list[bool] = []
+        for k in range(len(verts)):
+            left = bool(rng.random() < cfg.left_prob)
+            lon = rng.uniform(0, 2 * math.pi)
+            lat = math.asin(rng.uniform(-0.6, 0.97))  # mostly the forearm side, some from the fingers' side
+            roll = rng.uniform(-math.pi, math.pi)
+            fov = math.radians(rng.uniform(40.0, 70.0))
+            f = 0.5 * S / math.tan(fov / 2)
+            side = math.exp(rng.uniform(math.log(cfg.min_box), math.log(cfg.max_box)))
+            R, t = view_camera(joints[k], lon, lat, 0.5, roll)
+            vc = verts[k] @ R.T + t
+            uv = vc[:, :2] / vc[:, 2:]
+            dist = 0.5 * float(np.max(uv.max(0) - uv.min(0))) * f / side
+            R, t = view_camera(joints[k], lon, lat, dist, roll)
+            vc = verts[k] @ R.T + t
+            if (vc[:, 2] < 0.02).any():
+                continue
+            uv = f * vc[:, :2] / vc[:, 2:]
+            lo, hi = uv.min(0), uv.max(0)
+            wh = hi - lo
+            for _try in range(10):  # centre: up to 20 % of the box may leave the image; avoid big overlaps
+                c = rng.uniform(wh / 2 - 0.2 * wh, S - 1 - wh / 2 + 0.2 * wh)
+                cxy = c - (lo + hi) / 2
+                box = np.concatenate([lo + cxy, hi + cxy])
+                mbox = [S - 1 - box[2], box[1], S - 1 - box[0], box[3]] if left else list(box)
+                if all(_overlap(mbox, b) < 0.3 for b in boxes):
+                    break
+            else:
+                continue
+            K = np.array([[f, 0.0, cxy[0]], [0.0, f, cxy[1]], [0.0, 0.0, 1.0]])
+            v_all, f_all = vc, self.faces
+            if rng.random() < cfg.forearm_prob:
+                arm_v, arm_f = forearm(verts[k], self.loop, rng)
+                v_all = np.concatenate([vc, arm_v @ R.T + t])
+                f_all = np.concatenate([self.faces, arm_f])
+                keep = v_all[:, 2] > 0.01  # drop arm faces reaching behind the camera
+                f_all = f_all[keep[f_all].all(1)]
+            light = app.sample_light(rng)
+            colors = np.clip(app.vertex_colors(rng, v_all, app.skin_tone(rng)) * np.asarray(light["color"]), 0, 1)
+            if left:
+                canvas = np.ascontiguousarray(canvas[:, ::-1])
+            canvas = self.renderer.render(v_all, f_all, K, S, S, color=colors, light_dir=light["light_dir"],
+                                          ambient=light["ambient"], background=canvas).rgb
+            if left:
+                canvas = np.ascontiguousarray(canvas[:, ::-1])
+            clipped = np.clip(np.asarray(mbox, np.float64), -0.5, S - 0.5)
+            if min(clipped[2] - clipped[0], clipped[3] - clipped[1]) < 4:
+                continue
+            boxes.append([float(v) for v in clipped])
+            lefts.append(left)
+        if rng.random() < cfg.occluder_prob:
+            canvas, occ = app.draw_occluders(rng, canvas, n=1)
+            kept = []  # a hand mostly hidden behind the occluder is no longer a target
+            for i, b in enumerate(boxes):
+                x0, y0, x1, y1 = (int(round(v)) for v in (max(b[0], 0), max(b[1], 0), b[2] + 1, b[3] + 1))
+                if occ[y0:y1, x0:x1].mean() < 0.6:
+                    kept.append(i)
+            boxes, lefts = [boxes[i] for i in kept], [lefts[i] for i in kept]
+        if cfg.photometric:
+            canvas = app.augment_photometric(rng, canvas)
+        return {"image": canvas, "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+                "left": np.asarray(lefts, bool)}
+
+    def sample(self, i: int) -> dict:
+        """Sample ``i`` of the set (its poses drawn on their own; the set's shards draw them per shard)."""
+        rng = np.random.default_rng([self.cfg.seed, int(i)])
+        n = hand_count(rng, self.cfg)
+        v, j = self.hands(n, self.cfg.seed * 1_000_003 + int(i), rng)
+        return self.compose(rng, v, j)
+
+    def render_shard(self, shard: int) -> int:
+        cfg = self.cfg
+        idx = np.asarray(cfg.shard_range(shard), np.int64)
+        rngs = [np.random.default_rng([cfg.seed, int(i)]) for i in idx]
+        counts = np.array([hand_count(r, cfg) for r in rngs])
+        pose_rng = np.random.default_rng([cfg.seed, 7_919, shard])
+        verts, joints = self.hands(int(counts.sum()), cfg.seed * 1_000_003 + shard, pose_rng)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        blobs, n_hands = [], []
+        boxes = np.full((len(idx), MAX_HANDS, 4), np.nan, np.float32)
+        left = np.zeros((len(idx), MAX_HANDS), bool)
+        for k, rng in enumerate(rngs):
+            s0, s1 = starts[k], starts[k + 1]
+            out = self.compose(rng, verts[s0:s1], joints[s0:s1])
+            m = len(out["boxes"])
+            boxes[k, :m], left[k, :m] = out["boxes"], out["left"]
+            n_hands.append(m)
+            ok, jpg = cv2.imencode(".jpg", np.ascontiguousarray(out["image"][..., ::-1]),
+                                   [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise RuntimeError("JPEG encoding failed")
+            blobs.append(jpg.tobytes())
+        path = shard_path(self.root, shard)
+        path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path / "rgb.bin") as tmp:
+            tmp.write_bytes(b"".join(blobs))
+        offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+        atomic_save_npz(path / "annotations.npz", {"index": idx, "n_hands": np.asarray(n_hands, np.int8),
+                                                   "boxes": boxes, "left": left, "rgb_offsets": offsets})
+        return len(idx)
+
+
+def shard_path(root: str | Path, shard: int) -> Path:
+    return Path(root) / f"shard_{shard:05d}"
+
+
+def composite_worker(cfg_dict: dict, root: str) -> CompositeWorker:
+    """The worker factory for :func:`mobrecon.synth.generator.run_shards`."""
+    return CompositeWorker(CompositeConfig(**cfg_dict), Path(root))
+
+
+def summarize(root: str | Path, cfg: CompositeConfig) -> dict:
+    """Counts of images and hands (right / left, per image) over the complete shards."""
+    n = hands = lefts = 0
+    per_image = np.zeros(MAX_HANDS + 1, np.int64)
+    for s in range(cfg.n_shards):
+        p = shard_path(root, s) / "annotations.npz"
+        if not p.is_file():
+            continue
+        with np.load(p) as z:
+            nh = z["n_hands"].astype(np.int64)
+            n += len(nh)
+            hands += int(nh.sum())
+            per_image += np.bincount(nh, minlength=MAX_HANDS + 1)
+            lefts += int(sum(z["left"][i, :k].sum() for i, k in enumerate(nh)))
+    return {"count": n, "requested": cfg.count, "complete": n == cfg.count, "shards": cfg.n_shards,
+            "seed": cfg.seed, "size": cfg.size, "hands": hands, "left_hands": lefts,
+            "images_by_hand_count": per_image.tolist()}
+
+
+def generate_composites(root: str | Path, cfg: CompositeConfig, workers: int = 1, progress: bool = True) -> dict:
+    """Generate (or finish: complete shards are skipped) the composite set in ``root``; refuses
+    a ``root`` made with other settings. Returns the summary also written to summary.json."""
+    from mobrecon.synth.generator import build_set
+
+    return build_set(root, cfg, composite_worker, summarize, workers, progress, desc="composites")

@@ -1,0 +1,60 @@
+"""Detector weight files: ``{"format", "config", "state", "meta"}`` with the state in float16
+(a few hundred kB), written atomically and read with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from mobrecon.detect.centernet import CenterNet, CenterNetConfig
+from mobrecon.io_utils import atomic_path
+
+FORMAT = "mobrecon-detector-1"
+
+
+def shipped_detector() -> Path:
+    """Where the package keeps the trained hand detector."""
+    return Path(__file__).resolve().parents[1] / "weights" / "hand_detector.pt"
+
+
+def save_detector(path: str | os.PathLike, model: CenterNet, meta: dict | None = None,
+                  dtype: torch.dtype = torch.float16) -> Path:
+    """Write ``model``'s weights (floating tensors as ``dtype``) and config to ``path`` atomically."""
+    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    blob = {"format": FORMAT, "config": model.cfg.to_dict(), "state": state, "meta": meta or {}}
+    path = Path(path)
+    with atomic_path(path, suffix=".tmp") as tmp:
+        torch.save(blob, tmp)
+    return path
+
+
+def detector_from_blob(blob: dict, where: str) -> CenterNet:
+    try:
+        model = CenterNet(CenterNetConfig.from_dict(blob["config"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{where}: detector config missing or invalid ({e})") from None
+    own = model.state_dict()
+    state = {k: v.to(own[k].dtype) if k in own else v for k, v in blob["state"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{where}: weights do not fit the detector ({str(e).splitlines()[0]})") from None
+    return model.eval()
+
+
+def load_detector_model(path: str | os.PathLike) -> tuple[CenterNet, dict]:
+    """(network in eval mode, meta) from a detector file or a detector training checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such detector file")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable detector file ({type(e).__name__})") from None
+    if isinstance(blob, dict) and blob.get("format") == FORMAT:
+        return detector_from_blob(blob, str(path)), dict(blob.get("meta") or {})
+    if isinstance(blob, dict) and blob.get("format") == "mobrecon-detector-checkpoint-1":
+        return detector_from_blob({"config": blob["model_config"], "state": blob["model"]}, str(path)), {}
+    raise ValueError(f"{path}: not a mobrecon hand detector file")
