@@ -5,8 +5,8 @@ Latency at batch 1 with 1 and 2 threads (median / p90 of ``--runs`` calls after 
 calls; each figure is the best of ``--repeats`` such runs, since other load on the machine can
 only add time), frames per second = 1000 / median, and throughput at batch 32.
 
-Random weights: speed does not depend on the weights' values (int8 accuracy does; see
-:mod:`mobrecon.infer.export`). Mult-Adds count mesh up-sampling at its sparse cost, as the paper.
+The shipped weights where the package has them, else random ones: speed does not depend on the
+weights' values (int8 accuracy does; see :mod:`mobrecon.infer.export`). Mult-Adds count mesh up-sampling at its sparse cost, as the paper.
 
 Usage: python benchmarks/speed.py [--runs 30] [--repeats 3] [--calib DIR] [--models A B]
 """
@@ -88,7 +88,7 @@ def main() -> None:
 
     print()
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; PyTorch {torch.__version__}, "
-          f"ONNX Runtime {onnxruntime.__version__}; random weights; 128x128 crops.")
+          f"ONNX Runtime {onnxruntime.__version__}; shipped weights; 128x128 crops.")
     print()
     print("| model | backend | Mult-Adds | params | file | batch 1, 1 thread: median / p90 | fps | "
           "batch 1, 2 threads: median / p90 | fps | batch 32: images/s (1 / 2 threads) |")

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from mobrecon.detect.centernet import CenterNet, CenterNetConfig
-from mobrecon.io_utils import atomic_path
+from mobrecon.models.weights import fill_module, write_weights
 
 FORMAT = "mobrecon-detector-1"
 
@@ -22,12 +22,7 @@ def shipped_detector() -> Path:
 def save_detector(path: str | os.PathLike, model: CenterNet, meta: dict | None = None,
                   dtype: torch.dtype = torch.float16) -> Path:
     """Write ``model``'s weights (floating tensors as ``dtype``) and config to ``path`` atomically."""
-    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    blob = {"format": FORMAT, "config": model.cfg.to_dict(), "state": state, "meta": meta or {}}
-    path = Path(path)
-    with atomic_path(path, suffix=".tmp") as tmp:
-        torch.save(blob, tmp)
-    return path
+    return write_weights(path, model, {"format": FORMAT, "config": model.cfg.to_dict(), "meta": meta or {}}, dtype)
 
 
 def detector_from_blob(blob: dict, where: str) -> CenterNet:
@@ -35,13 +30,7 @@ def detector_from_blob(blob: dict, where: str) -> CenterNet:
         model = CenterNet(CenterNetConfig.from_dict(blob["config"]))
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{where}: detector config missing or invalid ({e})") from None
-    own = model.state_dict()
-    state = {k: v.to(own[k].dtype) if k in own else v for k, v in blob["state"].items()}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{where}: weights do not fit the detector ({str(e).splitlines()[0]})") from None
-    return model.eval()
+    return fill_module(model, blob["state"], where, "the detector")
 
 
 def load_detector_model(path: str | os.PathLike) -> tuple[CenterNet, dict]:

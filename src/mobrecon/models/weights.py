@@ -21,18 +21,35 @@ from mobrecon.models.mobrecon_net import MobRecon, MobReconConfig
 FORMAT = "mobrecon-model-1"
 
 
-def save_model(path: str | os.PathLike, model: MobRecon, name: str, dtype: torch.dtype = torch.float16,
-               meta: dict | None = None) -> Path:
-    """Write ``model``'s weights (on the CPU, floating tensors cast to ``dtype``) with its config,
-    atomically; a model trained on a GPU gives a file that loads anywhere."""
+def write_weights(path: str | os.PathLike, module: torch.nn.Module, header: dict,
+                  dtype: torch.dtype = torch.float16) -> Path:
+    """Write ``header`` plus ``state`` (``module``'s tensors on the CPU, floating ones cast to
+    ``dtype``) to ``path`` atomically; a module trained on a GPU gives a file that loads anywhere."""
     state = {k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu())
-             for k, v in model.state_dict().items()}
-    blob = {"format": FORMAT, "name": name, "config": dataclasses.asdict(model.cfg), "state": state,
-            "meta": meta or {}}
+             for k, v in module.state_dict().items()}
     path = Path(path)
     with atomic_path(path, suffix=".tmp") as tmp:
-        torch.save(blob, tmp)
+        torch.save({**header, "state": state}, tmp)
     return path
+
+
+def fill_module(module: torch.nn.Module, state: dict, where: str, what: str) -> torch.nn.Module:
+    """Load ``state`` (floating tensors in any dtype) into ``module``, in eval mode; weights that
+    do not fit are a one-line ValueError naming ``where`` and ``what``."""
+    own = module.state_dict()
+    state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{where}: weights do not fit {what} ({str(e).splitlines()[0]})") from None
+    return module.eval()
+
+
+def save_model(path: str | os.PathLike, model: MobRecon, name: str, dtype: torch.dtype = torch.float16,
+               meta: dict | None = None) -> Path:
+    """Write ``model``'s weights (floating tensors cast to ``dtype``) with its config, atomically."""
+    return write_weights(path, model, {"format": FORMAT, "name": name, "config": dataclasses.asdict(model.cfg),
+                                       "meta": meta or {}}, dtype)
 
 
 def model_from_blob(blob: dict, where: str) -> MobRecon:
@@ -41,14 +58,7 @@ def model_from_blob(blob: dict, where: str) -> MobRecon:
         cfg = MobReconConfig(**blob["config"])
     except (KeyError, TypeError) as e:
         raise ValueError(f"{where}: model config missing or invalid ({e})") from None
-    model = MobRecon(cfg)
-    own = model.state_dict()
-    state = {k: v.to(own[k].dtype) if k in own else v for k, v in blob["state"].items()}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{where}: weights do not fit model {cfg} ({str(e).splitlines()[0]})") from None
-    return model.eval()
+    return fill_module(MobRecon(cfg), blob["state"], where, f"model {cfg}")
 
 
 def load_model(path: str | os.PathLike) -> MobRecon:
