@@ -76,6 +76,17 @@ def test_composite_sets_are_deterministic_and_readable(tmp_path):
         generate_composites(tmp_path / "a", CompositeConfig(count=4, seed=3, shard_size=2), progress=False)
 
 
+def test_composites_with_hands_near_the_image_size(tmp_path):
+    """Hands drawn close to the image's size: one that would not fit is skipped, never an error."""
+    from mobrecon.detect.dataset import CompositeDataset
+
+    cfg = CompositeConfig(count=3, seed=5, min_box=200.0, max_box=256.0, p_zero=0.0, p_two=0.0)
+    generate_composites(tmp_path, cfg, workers=1, progress=False)
+    for i in range(3):
+        boxes = CompositeDataset(tmp_path).raw(i)["boxes"]
+        assert all(b[2] - b[0] <= 256 and b[3] - b[1] <= 256 for b in boxes)
+
+
 def test_centernet_shapes_and_size():
     model = CenterNet().eval()
     assert sum(p.numel() for p in model.parameters()) < 1_000_000

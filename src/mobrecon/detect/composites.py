@@ -229,8 +229,11 @@ class CompositeWorker:
             uv = f * vc[:, :2] / vc[:, 2:]
             lo, hi = uv.min(0), uv.max(0)
             wh = hi - lo
+            c_lo, c_hi = wh / 2 - 0.2 * wh, S - 1 - wh / 2 + 0.2 * wh
+            if (c_hi < c_lo).any():  # seen this close, the hand would not fit the image
+                continue
             for _try in range(10):  # centre: up to 20 % of the box may leave the image; avoid big overlaps
-                c = rng.uniform(wh / 2 - 0.2 * wh, S - 1 - wh / 2 + 0.2 * wh)
+                c = rng.uniform(c_lo, c_hi)
                 cxy = c - (lo + hi) / 2
                 box = np.concatenate([lo + cxy, hi + cxy])
                 mbox = [S - 1 - box[2], box[1], S - 1 - box[0], box[3]] if left else list(box)
