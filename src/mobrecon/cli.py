@@ -381,7 +381,12 @@ def cmd_detect(args) -> int:
             raise UserError("--make-data needs --count N")
         if args.workers < 1:
             raise UserError(f"--workers must be >= 1, got {args.workers}")
-        summary = generate_composites(args.make_data, CompositeConfig(count=args.count, seed=args.seed),
+        cfg = CompositeConfig(count=args.count, seed=args.seed, max_box=args.max_box)
+        try:
+            cfg.check()
+        except ValueError as e:
+            raise UserError(f"--make-data: {e}") from None
+        summary = generate_composites(args.make_data, cfg,
                                       workers=args.workers, progress=not args.quiet)
         run = summary["last_run"]
         speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
@@ -593,6 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--count", type=int, help="with --make-data: number of images; with --eval: score the first N")
     d.add_argument("--seed", type=int, default=0, help="with --make-data: seed (same seed and settings -> same files)")
     d.add_argument("--workers", type=int, default=1, help="with --make-data: processes")
+    d.add_argument("--max-box", type=float, default=200.0, help="with --make-data: largest hand box side, pixels "
+                   "(of the 256 px image; default 200)")
     d.add_argument("--train", action="store_true", help="instead: train a detector (with --config)")
     d.add_argument("--config", default="configs/hand_detector.yaml", help="with --train: the run config (YAML)")
     d.add_argument("--data", help="with --train: composite set (overrides the config's data)")
