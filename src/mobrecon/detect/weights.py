@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from mobrecon.detect.centernet import CenterNet, CenterNetConfig
-from mobrecon.models.weights import fill_module, write_weights
+from mobrecon.models.weights import fill_module, read_blob, write_weights
 
 FORMAT = "mobrecon-detector-1"
 
@@ -36,12 +36,7 @@ def detector_from_blob(blob: dict, where: str) -> CenterNet:
 def load_detector_model(path: str | os.PathLike) -> tuple[CenterNet, dict]:
     """(network in eval mode, meta) from a detector file or a detector training checkpoint."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such detector file")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable detector file ({type(e).__name__})") from None
+    blob = read_blob(path, "detector")
     if isinstance(blob, dict) and blob.get("format") == FORMAT:
         return detector_from_blob(blob, str(path)), dict(blob.get("meta") or {})
     if isinstance(blob, dict) and blob.get("format") == "mobrecon-detector-checkpoint-1":

@@ -61,15 +61,21 @@ def model_from_blob(blob: dict, where: str) -> MobRecon:
     return fill_module(MobRecon(cfg), blob["state"], where, f"model {cfg}")
 
 
+def read_blob(path: Path, what: str) -> dict | object:
+    """The object in a weights file, read on the CPU with ``weights_only``; a missing or
+    unreadable file is a one-line error naming it (``what``: e.g. 'model', 'detector')."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what} file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable {what} file ({type(e).__name__})") from None
+
+
 def load_model(path: str | os.PathLike) -> MobRecon:
     """A network from a model file or a stage-2 training checkpoint, in eval mode."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable model file ({type(e).__name__})") from None
+    blob = read_blob(path, "model")
     if isinstance(blob, dict) and blob.get("format") == FORMAT:
         return model_from_blob(blob, str(path))
     if isinstance(blob, dict) and blob.get("format", "").startswith("mobrecon-checkpoint"):
