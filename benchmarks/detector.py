@@ -24,14 +24,9 @@ import torch
 
 
 def _median_ms(fn, warmup: int, runs: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+    from mobrecon.timing import time_calls
+
+    return statistics.median(time_calls(fn, warmup, runs))
 
 
 def _photo(size=(480, 640)) -> tuple[np.ndarray, np.ndarray]:

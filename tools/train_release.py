@@ -124,10 +124,12 @@ def run_stage(root: Path, args, stage: int) -> Path:
         log(f"stage {stage}: {rate:.0f} samples/s -> {epochs} epochs x {cfg.epoch_steps} steps of {cfg.batch_size}")
     t0 = time.perf_counter()
     result = train(cfg, out, resume=(out / "last.pt").exists(), progress=False)
+    # wall time over every invocation of this stage (an interrupted one is resumed later)
+    wall = out / "wall.json"
+    seconds = (json.loads(wall.read_text())["seconds"] if wall.exists() else 0.0) + time.perf_counter() - t0
+    wall.write_text(json.dumps({"seconds": round(seconds, 1)}))
     if result["status"] != "done":
         raise SystemExit(f"stage {stage} stopped: {result['status']} at step {result['step']}")
-    prev = json.loads((out / "wall.json").read_text())["seconds"] if (out / "wall.json").exists() else 0.0
-    seconds = prev + time.perf_counter() - t0
     (out / "done.json").write_text(json.dumps({"steps": result["step"], "epochs": result["epoch"],
                                                "batch_size": cfg.batch_size, "seconds": round(seconds, 1)}))
     log(f"stage {stage}: done, {result['step']} steps in {seconds / 60:.1f} min")
@@ -139,7 +141,7 @@ def evaluate_model(root: Path, args) -> dict:
     from mobrecon.eval.evaluate import evaluate
     from mobrecon.models.weights import load_model
 
-    model = load_model(root / args.model / "stage2" / "model.pt").float()
+    model = load_model(root / args.model / "stage2" / "model.pt")
     if torch.cuda.is_available():
         model = model.cuda()
     stills = evaluate(model, open_dataset(f"synth:{root / 'data' / 'test'}"), batch_size=64, workers=args.workers,

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from mobrecon.io_utils import atomic_path, atomic_save_npz
+from mobrecon.synth import storage
 
 MAX_HANDS = 2
 
@@ -304,7 +305,7 @@ class CompositeWorker:
             if not ok:
                 raise RuntimeError("JPEG encoding failed")
             blobs.append(jpg.tobytes())
-        path = shard_path(self.root, shard)
+        path = storage.shard_dir(self.root, shard)
         path.mkdir(parents=True, exist_ok=True)
         with atomic_path(path / "rgb.bin") as tmp:
             tmp.write_bytes(b"".join(blobs))
@@ -312,10 +313,6 @@ class CompositeWorker:
         atomic_save_npz(path / "annotations.npz", {"index": idx, "n_hands": np.asarray(n_hands, np.int8),
                                                    "boxes": boxes, "left": left, "rgb_offsets": offsets})
         return len(idx)
-
-
-def shard_path(root: str | Path, shard: int) -> Path:
-    return Path(root) / f"shard_{shard:05d}"
 
 
 def composite_worker(cfg_dict: dict, root: str) -> CompositeWorker:
@@ -328,10 +325,9 @@ def summarize(root: str | Path, cfg: CompositeConfig) -> dict:
     n = hands = lefts = 0
     per_image = np.zeros(MAX_HANDS + 1, np.int64)
     for s in range(cfg.n_shards):
-        p = shard_path(root, s) / "annotations.npz"
-        if not p.is_file():
+        if not storage.is_complete(root, s):
             continue
-        with np.load(p) as z:
+        with np.load(storage.shard_dir(root, s) / "annotations.npz") as z:
             nh = z["n_hands"].astype(np.int64)
             n += len(nh)
             hands += int(nh.sum())

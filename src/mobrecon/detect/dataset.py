@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.crop import to_tensor_image
 from mobrecon.detect.targets import encode_targets
+from mobrecon.synth import storage
 
 
 class CompositeDataset(Dataset):
@@ -26,7 +28,7 @@ class CompositeDataset(Dataset):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: no such composite set")
-        self.shards = sorted(p for p in self.root.glob("shard_*") if (p / "annotations.npz").is_file())
+        self.shards = storage.complete_shards(self.root)
         if not self.shards:
             raise FileNotFoundError(f"{self.root}: no complete shards (make them with mobrecon detect --make-data)")
         self.ann = []
@@ -48,15 +50,12 @@ class CompositeDataset(Dataset):
         s = int(np.searchsorted(self._starts, i, side="right") - 1)
         j = i - int(self._starts[s])
         a = self.ann[s]
-        off = a["rgb_offsets"]
-        with open(self.shards[s] / "rgb.bin", "rb") as fh:
-            fh.seek(int(off[j]))
-            blob = fh.read(int(off[j + 1] - off[j]))
-        bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"{self.shards[s]}: corrupt JPEG for image {j}")
+        try:
+            rgb = storage.decode_rgb(storage.read_blob(self.shards[s] / "rgb.bin", a["rgb_offsets"], j))
+        except ValueError:
+            raise ValueError(f"{self.shards[s]}: corrupt JPEG for image {j}") from None
         n = int(a["n_hands"][j])
-        return {"image": np.ascontiguousarray(bgr[..., ::-1]), "boxes": a["boxes"][j, :n].astype(np.float32),
+        return {"image": rgb, "boxes": a["boxes"][j, :n].astype(np.float32),
                 "left": a["left"][j, :n].astype(bool), "index": int(a["index"][j])}
 
     def __getitem__(self, i: int) -> dict:
@@ -70,8 +69,7 @@ class CompositeDataset(Dataset):
         img, boxes, left = augment(rng, item["image"], item["boxes"], item["left"])
         S = img.shape[0]
         t = encode_targets(boxes, left.astype(np.int64), S)
-        x = ((img.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1).copy()
-        return {"input": x, **t}
+        return {"input": to_tensor_image(img), **t}
 
 
 def augment(rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray, left: np.ndarray,

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from mobrecon.data.crop import to_tensor_image
 from mobrecon.detect.centernet import CLASS_NAMES, CenterNet
 from mobrecon.detect.decode import decode
 from mobrecon.detect.weights import load_detector_model, shipped_detector
@@ -121,8 +122,7 @@ class HandDetector:
 
         rgb = read_image(image)
         boxed, lb = letterbox(rgb, self.input_size)
-        x = ((boxed.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
-        return np.ascontiguousarray(x), lb
+        return to_tensor_image(boxed), lb
 
     def detect(self, image, threshold: float | None = None) -> list[Detection]:
         """The hands in one image, best first (empty when there is none above ``threshold``)."""

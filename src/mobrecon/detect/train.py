@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from mobrecon.detect.dataset import CompositeDataset
 from mobrecon.detect.losses import detection_loss
 from mobrecon.detect.weights import save_detector
 from mobrecon.io_utils import atomic_path, atomic_write_text
+from mobrecon.train.stop import StopFlag
 
 CHECKPOINT_FORMAT = "mobrecon-detector-checkpoint-1"
 
@@ -162,51 +162,44 @@ def train_detector(cfg: DetectorTrainConfig, out: str | Path, resume: bool = Fal
             torch.save(state, tmp)
         return ck_path
 
-    stop = {"signal": None}
-
-    def on_signal(signum, _frame):
-        stop["signal"] = signum
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     t_start = time.perf_counter()
     status = "done"
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, unit="step", disable=not progress, desc="detector")
     log = open(out / "log.jsonl", "a")
-    try:
-        t_log, seen = time.perf_counter(), 0
-        for batch in loader:
-            res = model(batch.pop("input"))
-            losses = detection_loss(res, batch, cfg.size_weight, cfg.offset_weight)
-            opt.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            opt.step()
-            sched.step()
-            step += 1
-            seen += len(res["heatmap"])
-            bar.update(1)
-            if step % 20 == 0 or step == cfg.steps:
-                now = time.perf_counter()
-                rec = {"step": step, **{k: round(float(v.detach()), 5) for k, v in losses.items()},
-                       "lr": sched.get_last_lr()[0], "images_per_s": round(seen / (now - t_log), 1)}
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
-                bar.set_postfix(loss=f"{rec['total']:.3f}", ips=rec["images_per_s"])
-                t_log, seen = now, 0
-            if step % cfg.checkpoint_every == 0:
-                save()
-            if stop["signal"] is not None:
-                status = "interrupted"
-                break
-            if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
-                status = "paused"
-                break
-    finally:
-        bar.close()
-        log.close()
-        for s, h in old.items():
-            signal.signal(s, h)
+    with StopFlag() as stop:
+        try:
+            t_log, seen = time.perf_counter(), 0
+            for batch in loader:
+                res = model(batch.pop("input"))
+                losses = detection_loss(res, batch, cfg.size_weight, cfg.offset_weight)
+                opt.zero_grad(set_to_none=True)
+                losses["total"].backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+                opt.step()
+                sched.step()
+                step += 1
+                seen += len(res["heatmap"])
+                bar.update(1)
+                if step % 20 == 0 or step == cfg.steps:
+                    now = time.perf_counter()
+                    rec = {"step": step, **{k: round(float(v.detach()), 5) for k, v in losses.items()},
+                           "lr": sched.get_last_lr()[0], "images_per_s": round(seen / (now - t_log), 1)}
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
+                    bar.set_postfix(loss=f"{rec['total']:.3f}", ips=rec["images_per_s"])
+                    t_log, seen = now, 0
+                if step % cfg.checkpoint_every == 0:
+                    save()
+                if stop.raised:
+                    status = "interrupted"
+                    break
+                if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
+                    status = "paused"
+                    break
+        finally:
+            bar.close()
+            log.close()
     save()
     result = {"status": status if step < cfg.steps else "done", "step": step, "checkpoint": str(ck_path),
               "seconds": round(time.perf_counter() - t_start, 1)}

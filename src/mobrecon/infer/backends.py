@@ -12,7 +12,6 @@ import contextlib
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 from mobrecon.infer.export import OUTPUTS, export_onnx, quantize_int8
 from mobrecon.infer.ort_session import input_size, is_quantized, open_session
 from mobrecon.infer.resolve import resolve_model
+from mobrecon.timing import p90, time_calls
 
 __all__ = ["BACKENDS", "OrtRunner", "TorchRunner", "bench_runner", "make_runner"]
 
@@ -127,11 +127,6 @@ def make_runner(model_or_path, backend: str = "torch", threads: int | None = Non
         return OrtRunner(report["path"], backend, threads, info={**info, "int8": report})
 
 
-def _p90(times: list[float]) -> float:
-    s = sorted(times)
-    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
-
-
 def bench_runner(runner, batch: int = 1, warmup: int = 5, runs: int = 30, throughput_batch: int = 32,
                  throughput_runs: int = 3, seed: int = 0) -> dict:
     """Wall-clock timing of ``runner`` on random (batch, 3, S, S) images (uniform in [-1, 1]).
@@ -148,24 +143,13 @@ def bench_runner(runner, batch: int = 1, warmup: int = 5, runs: int = 30, throug
     rng = np.random.default_rng(seed)
     size = runner.input_size
     x = rng.uniform(-1, 1, (int(batch), 3, size, size)).astype(np.float32)
-    for _ in range(int(warmup)):
-        runner(x)
-    times = []
-    for _ in range(int(runs)):
-        t0 = time.perf_counter()
-        runner(x)
-        times.append((time.perf_counter() - t0) * 1e3)
+    times = time_calls(lambda: runner(x), warmup, runs)
     median = statistics.median(times)
     result = {"backend": runner.backend, "threads": runner.threads, "batch": int(batch), "runs": len(times),
-              "median_ms": median, "p90_ms": _p90(times), "fps": 1e3 * int(batch) / median,
+              "median_ms": median, "p90_ms": p90(times), "fps": 1e3 * int(batch) / median,
               "throughput_batch": int(throughput_batch), "images_per_s": None}
     if throughput_batch:
         xb = rng.uniform(-1, 1, (int(throughput_batch), 3, size, size)).astype(np.float32)
-        runner(xb)
-        tb = []
-        for _ in range(max(1, int(throughput_runs))):
-            t0 = time.perf_counter()
-            runner(xb)
-            tb.append(time.perf_counter() - t0)
-        result["images_per_s"] = int(throughput_batch) / statistics.median(tb)
+        tb = time_calls(lambda: runner(xb), 1, throughput_runs)
+        result["images_per_s"] = 1e3 * int(throughput_batch) / statistics.median(tb)
     return result

@@ -224,7 +224,7 @@ class Predictor:
         results = []
         for i, (p, d) in enumerate(zip(prepared, found)):
             r = self._finish(p, {k: v[i] for k, v in out.items()})
-            r.extra.update(handedness="left" if lefts[i] else "right", detection_score=round(float(d.score), 4))
+            r.extra["detection_score"] = round(float(d.score), 4)
             results.append(r)
         return results
 
@@ -245,10 +245,7 @@ class Predictor:
         for s in range(0, n, batch_size):
             chunk = prepared[s:s + batch_size]
             out = self._run(np.stack([p["input"] for p in chunk]).astype(np.float32))
-            for i, p in enumerate(chunk):
-                r = self._finish(p, {k: v[i] for k, v in out.items()})
-                r.extra["handedness"] = "left" if p["left"] else "right"
-                results.append(r)
+            results += [self._finish(p, {k: v[i] for k, v in out.items()}) for i, p in enumerate(chunk)]
         return results
 
     def _prepare(self, image, box, K, crop: CropBox | None = None, left: bool = False) -> dict:
@@ -276,8 +273,9 @@ class Predictor:
         r = HandResult(vertices=(rel_v + root).astype(np.float32), faces=self.faces,
                        joints3d=(rel_j + root).astype(np.float32), joints2d=j2.astype(np.float32),
                        root=root.astype(np.float32), box=p["box"].astype(np.float32), crop=p["net_crop"],
-                       K=p["net_K"], K_given=p["K_given"], image_size=p["size"], extra={"model": self.name})
-        return mirror_result(r, p["K"], p["crop"], p["box"]) if p.get("left") else r
+                       K=p["net_K"], K_given=p["K_given"], image_size=p["size"],
+                       extra={"model": self.name, "handedness": "left" if p["left"] else "right"})
+        return mirror_result(r, p["K"], p["crop"], p["box"]) if p["left"] else r
 
     # -- video -----------------------------------------------------------------------------
 
@@ -320,7 +318,6 @@ class Predictor:
             p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left)
             out = self._run(p["input"][None].astype(np.float32))
             r = self._finish(p, {k: v[0] for k, v in out.items()})
-            r.extra["handedness"] = "left" if left else "right"
             results.append(r)
             spread = float(np.max(r.joints2d.max(0) - r.joints2d.min(0)))
             lost = self.detector is not None and not (0.15 <= spread / r.crop.side <= 1.5)

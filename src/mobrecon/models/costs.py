@@ -14,12 +14,13 @@ what the exported dense graph actually multiplies.
 from __future__ import annotations
 
 import statistics
-import time
 
 import torch
 from torch import nn
 
 from .decoder3d import MeshUpsample
+from mobrecon.timing import p90, time_calls
+
 from .flops import count_params, mac_report
 
 __all__ = ["model_costs", "measure_latency"]
@@ -76,20 +77,13 @@ def measure_latency(model: nn.Module, input_size: int = 128, batch: int = 1, war
     model.eval()
     try:
         x = torch.randn(batch, 3, input_size, input_size)
-        for _ in range(max(0, warmup)):
-            model(x)
-        times = []
-        for _ in range(max(1, runs)):
-            t0 = time.perf_counter()
-            model(x)
-            times.append((time.perf_counter() - t0) * 1e3)
+        times = time_calls(lambda: model(x), warmup, runs)
     finally:
         model.train(was_training)
         torch.set_num_threads(prev_threads)
-    times.sort()
     return {
         "median_ms": statistics.median(times),
-        "p90_ms": times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))],
+        "p90_ms": p90(times),
         "runs": len(times),
         "threads": int(threads or prev_threads),
         "batch": batch,

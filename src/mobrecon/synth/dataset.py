@@ -32,7 +32,7 @@ class SynthDataset(Dataset):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: no such data directory")
-        self.shards = sorted(p for p in self.root.glob("shard_*") if (p / "annotations.npz").is_file())
+        self.shards = storage.complete_shards(self.root)
         if not self.shards:
             raise FileNotFoundError(f"{self.root}: no complete shards (run mobrecon synth --out {self.root})")
         self.ann = []

@@ -106,6 +106,11 @@ def is_complete(root: str | Path, shard: int) -> bool:
     return (shard_dir(root, shard) / "annotations.npz").is_file()
 
 
+def complete_shards(root: str | Path) -> list[Path]:
+    """The folders of ``root``'s complete shards (annotations.npz written last), in order."""
+    return sorted(p for p in Path(root).glob("shard_*") if (p / "annotations.npz").is_file())
+
+
 def encode_sample(rgb: np.ndarray, label: np.ndarray, depth: np.ndarray) -> tuple[bytes, bytes, bytes]:
     """rgb (H, W, 3) uint8 RGB, label (H, W) uint8 mask labels, depth (H, W) float metres ->
     JPEG, PNG, 16-bit PNG bytes."""

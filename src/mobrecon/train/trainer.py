@@ -18,7 +18,6 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from mobrecon.data.transform import TrainTransform
 from mobrecon.train.checkpoint import load_checkpoint, save_checkpoint, set_rng_states
 from mobrecon.train.config import TrainConfig, to_dict
 from mobrecon.train.losses import mesh_recon_losses, pose2d_pretrain_losses
+from mobrecon.train.stop import StopFlag
 from mobrecon.train.pose2d_pretrain import Pose2DPretrainNet, load_stage1
 
 
@@ -76,29 +76,6 @@ def steps_per_epoch(n: int, cfg: TrainConfig, world: int) -> int:
     if steps < 1:
         raise ValueError(f"the training set has {n} samples, fewer than one batch of {cfg.batch_size} per process")
     return min(steps, cfg.epoch_steps) if cfg.epoch_steps else steps
-
-
-class _StopFlag:
-    """Set by SIGINT/SIGTERM; the loop checkpoints and stops after the current step."""
-
-    def __init__(self):
-        self.raised = False
-        self._old = {}
-
-    def __enter__(self):
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.signal(s, self._set)
-        return self
-
-    def _set(self, signum, frame):
-        self.raised = True
-
-    def __exit__(self, *exc):
-        for s, h in self._old.items():
-            signal.signal(s, h)
 
 
 def _dist_env() -> tuple[int, int, int]:
@@ -223,7 +200,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     status = "done"
     t_last, seen = time.perf_counter(), 0
     net.train()
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         while epoch < cfg.epochs and status == "done":
             data.set_epoch(epoch)
             sampler = EpochSampler(len(data), cfg.batch_size, n_steps, cfg.seed, epoch, done_in_epoch, rank, world)
