@@ -204,6 +204,42 @@ def test_stage1_then_stage2_and_eval(synth_set, tmp_path):
     assert (np.asarray(xyz)[..., 2] > 0).all()  # root recovery put the hands in front of the camera
 
 
+def test_a_model_file_starts_a_cosine_continuation(synth_set, tmp_path):
+    """init = a shipped-format model file: training continues those weights, and the cosine
+    schedule warms up, peaks at lr and ends at min_lr."""
+    from mobrecon.models.weights import load_model
+    from mobrecon.train.config import OptimConfig
+    from mobrecon.train.schedule import cosine_factor
+    from mobrecon.train.trainer import train
+
+    first = train(_cfg(synth_set, epochs=1, max_steps=1), tmp_path / "a", progress=False)
+    optim = OptimConfig(lr=1e-3, schedule="cosine", min_lr=1e-5, warmup_steps=1)
+    cont = train(_cfg(synth_set, init=first["model"], optim=optim), tmp_path / "b", progress=False)
+    log = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert any("model file" in r.get("event", "") for r in log)
+    lrs = [r["lr"] for r in log if "total" in r]  # the rate each step used
+    assert lrs == pytest.approx([1e-3 * cosine_factor(i, 4, 1, 0.01) for i in range(4)])
+    assert lrs[0] == lrs[1] == pytest.approx(1e-3) and lrs[1] > lrs[2] > lrs[3]
+    start = load_model(first["model"]).state_dict()
+    end = load_model(cont["model"]).state_dict()
+    # it moved from the file's weights, but not far: 4 Adam steps of lr <= 1e-3
+    w = [k for k in start if start[k].is_floating_point() and "running" not in k and "num_batches" not in k]
+    moved = max((end[k].float() - start[k].float()).abs().max().item() for k in w)
+    assert 0 < moved < 1e-2
+    with pytest.raises(ValueError, match="can start a 'mesh' run only"):
+        train(_cfg(synth_set, stage="pose2d", init=first["model"]), tmp_path / "c", progress=False)
+
+
+def test_cosine_factor_shape():
+    from mobrecon.train.schedule import cosine_factor
+
+    assert cosine_factor(0, 100, 10, 0.01) == pytest.approx(0.1)
+    assert cosine_factor(10, 100, 10, 0.01) == pytest.approx(1.0)
+    assert cosine_factor(55, 100, 10, 0.01) == pytest.approx(0.505)
+    assert cosine_factor(100, 100, 10, 0.01) == pytest.approx(0.01)
+    assert cosine_factor(500, 100, 10, 0.01) == pytest.approx(0.01)
+
+
 def _run_cli(args, **kw):
     return subprocess.run([sys.executable, "-m", "mobrecon.cli", *args], capture_output=True, text=True, **kw)
 

@@ -15,7 +15,10 @@ stage resumes from its ``last.pt``, so the command can be run again after an int
             epoch length so the run fits ``--minutes1``/``--minutes2`` with the paper's schedule
             shape (stage 1: 8 epochs, lr /10 after epochs 2, 4, 6, as 20/40/60 of 80; stage 2:
             19 epochs, lr /10 after epoch 15, as 30 of 38).
-``eval``    scores the stage-2 model on the held-out stills and videos (ROOT/<model>/metrics.json).
+``stage3``  continues a model file (``--init``, default the shipped weights) with
+            configs/<model>_continue.yaml: a cosine schedule over ``--minutes3`` (epochs fixed,
+            epoch length from the measured rate), batch ``--batch3``, bfloat16 on a GPU.
+``eval``    scores the last stage's model on the held-out stills and videos (ROOT/<model>/metrics.json).
 ``ship``    writes the fp16 weights with a ``release`` record (data, steps, wall time, hardware,
             metrics) to ``--ship-dir``/<model>.pt.
 """
@@ -33,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("gen", "stage1", "stage2", "eval", "ship")
+STEPS = ("gen", "stage1", "stage2", "stage3", "eval", "ship")
 SETS = {  # name: (kind, settings)
     "train_uniform": ("still", dict(mode="uniform", seed=101)),
     "train_random": ("still", dict(mode="random", seed=102)),
@@ -102,13 +106,14 @@ def run_stage(root: Path, args, stage: int) -> Path:
         cfg = load_config(out / "config.yaml")
         log(f"stage {stage}: resuming {out}")
     else:
-        name = f"{args.model}_stage1" if stage == 1 else args.model
+        name = {1: f"{args.model}_stage1", 2: args.model, 3: f"{args.model}_continue"}[stage]
         over = {"data.train": train_spec(root), "data.workers": args.workers, "log_every": 10,
                 "checkpoint_every": 1000, "threads": args.threads}
         if stage == 1:
             over.update({"batch_size": args.batch1})
         else:
-            over.update({"batch_size": args.batch2, "init": str(root / args.model / "stage1" / "last.pt"),
+            init = root / args.model / "stage1" / "last.pt" if stage == 2 else Path(args.init or default_init(args))
+            over.update({"batch_size": args.batch2 if stage == 2 else args.batch3, "init": str(init),
                          "data.val": f"synth:{root / 'data' / 'test'}", "data.val_count": 300})
         cfg = load_config(REPO / "configs" / f"{name}.yaml", **over)
         probe = root / args.model / f"probe{stage}"
@@ -116,9 +121,12 @@ def run_stage(root: Path, args, stage: int) -> Path:
         train(replace(cfg, max_steps=args.probe_steps, checkpoint_every=0, data=replace(cfg.data, val="")),
               probe, progress=False)
         rate = _rate(probe / "log.jsonl")
-        minutes = args.minutes1 if stage == 1 else args.minutes2
+        minutes = {1: args.minutes1, 2: args.minutes2, 3: args.minutes3}[stage]
         total = max(int(minutes * 60 * rate / cfg.batch_size * 0.97), 50)
-        epochs, milestones = (8, (2, 4, 6)) if stage == 1 else (19, (15,))
+        if stage == 3:  # cosine over the whole run: the config's epochs, each a share of it
+            epochs, milestones = cfg.epochs, cfg.optim.milestones
+        else:
+            epochs, milestones = (8, (2, 4, 6)) if stage == 1 else (19, (15,))
         cfg = replace(cfg, epochs=epochs, epoch_steps=max(total // epochs, 1),
                       optim=replace(cfg.optim, milestones=milestones))
         log(f"stage {stage}: {rate:.0f} samples/s -> {epochs} epochs x {cfg.epoch_steps} steps of {cfg.batch_size}")
@@ -136,12 +144,22 @@ def run_stage(root: Path, args, stage: int) -> Path:
     return out
 
 
+def default_init(args) -> Path:
+    return REPO / "src" / "mobrecon" / "weights" / f"{args.model}.pt"
+
+
+def last_stage(root: Path, args) -> Path:
+    """The run directory of the model to score and ship: stage 3 if it ran, else stage 2."""
+    run = root / args.model
+    return run / "stage3" if (run / "stage3" / "done.json").exists() else run / "stage2"
+
+
 def evaluate_model(root: Path, args) -> dict:
     from mobrecon.data.mixed import open_dataset
     from mobrecon.eval.evaluate import evaluate
     from mobrecon.models.weights import load_model
 
-    model = load_model(root / args.model / "stage2" / "model.pt")
+    model = load_model(last_stage(root, args) / "model.pt")
     if torch.cuda.is_available():
         model = model.cuda()
     stills = evaluate(model, open_dataset(f"synth:{root / 'data' / 'test'}"), batch_size=64, workers=args.workers,
@@ -159,14 +177,17 @@ def ship(root: Path, args) -> Path:
     from mobrecon.models.weights import load_model, save_model
 
     run = root / args.model
-    model = load_model(run / "stage2" / "model.pt")
-    record = {
-        "data": json.loads((root / "data" / "sets.json").read_text()),
-        "stage1": json.loads((run / "stage1" / "done.json").read_text()),
-        "stage2": json.loads((run / "stage2" / "done.json").read_text()),
-        "hardware": json.loads((run / "hardware.json").read_text())["hardware"],
-        "metrics": json.loads((run / "metrics.json").read_text()),
-    }
+    model = load_model(last_stage(root, args) / "model.pt")
+    record = {"data": json.loads((root / "data" / "sets.json").read_text())}
+    for stage in ("stage1", "stage2", "stage3"):
+        if (run / stage / "done.json").exists():
+            record[stage] = json.loads((run / stage / "done.json").read_text())
+    if "stage3" in record:  # what it continued: that file's own record
+        init = Path(yaml.safe_load((run / "stage3" / "config.yaml").read_text())["init"])
+        record["stage3"]["init"] = init.name
+        record["continued_from"] = torch.load(init, map_location="cpu", weights_only=True)["meta"].get("release", {})
+    record["hardware"] = json.loads((run / "hardware.json").read_text())["hardware"]
+    record["metrics"] = json.loads((run / "metrics.json").read_text())
     dest = Path(args.ship_dir) / f"{args.model}.pt"
     dest.parent.mkdir(parents=True, exist_ok=True)
     save_model(dest, model, args.model, meta={"release": record})
@@ -191,6 +212,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch2", type=int, default=64)
     ap.add_argument("--minutes1", type=float, default=4.0)
     ap.add_argument("--minutes2", type=float, default=10.0)
+    ap.add_argument("--batch3", type=int, default=128)
+    ap.add_argument("--minutes3", type=float, default=15.0)
+    ap.add_argument("--init", default="", help="stage 3: the model file to continue (default: the shipped one)")
     ap.add_argument("--probe-steps", type=int, default=40)
     ap.add_argument("--ship-dir", default=str(REPO / "src" / "mobrecon" / "weights"))
     args = ap.parse_args(argv)
@@ -212,6 +236,8 @@ def main(argv=None) -> int:
         run_stage(root, args, 1)
     if "stage2" in steps:
         run_stage(root, args, 2)
+    if "stage3" in steps:
+        run_stage(root, args, 3)
     if "eval" in steps:
         evaluate_model(root, args)
     if "ship" in steps:

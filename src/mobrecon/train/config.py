@@ -16,6 +16,7 @@ from mobrecon.data.transform import AugmentConfig
 from mobrecon.train.losses import LossWeights
 
 STAGES = ("pose2d", "mesh")
+SCHEDULES = ("step", "cosine")
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,28 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam, the learning rate divided by ``gamma`` at each milestone epoch (paper: 1e-3, /10 at
-    epoch 30 of 38)."""
+    """Adam. ``schedule: step`` (the paper's): the learning rate divided by ``gamma`` at each
+    milestone epoch (1e-3, /10 at epoch 30 of 38). ``schedule: cosine``: a linear warm-up over
+    ``warmup_steps`` then a cosine from ``lr`` down to ``min_lr`` over the run's steps
+    (epochs x steps per epoch), for a continuation sized to a time budget."""
 
     lr: float = 1e-3
     milestones: tuple[int, ...] = (30,)
     gamma: float = 0.1
     weight_decay: float = 0.0
+    schedule: str = "step"
+    min_lr: float = 0.0
+    warmup_steps: int = 0
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """``stage``: ``pose2d`` (stage 1, the 2D encoder alone) or ``mesh`` (stage 2, the whole
-    network); ``init``: a checkpoint to start from (stage 1's for stage 2); ``epoch_steps``
-    caps the batches per epoch (0 = the whole set); ``max_steps`` stops early (0 = never)."""
+    network); ``init``: what to start from: a stage-1 checkpoint for stage 2, a checkpoint of
+    the same stage, or (stage 2) a model file such as the shipped weights, to continue training
+    them; ``epoch_steps`` caps the batches per epoch (0 = the whole set); ``max_steps`` stops
+    early (0 = never); ``amp``: bfloat16 autocast for the network's forward pass on a GPU
+    (ignored on the CPU)."""
 
     model: str = "mobrecon_ghoststack"
     hand: str = "openhand"
@@ -59,6 +68,7 @@ class TrainConfig:
     threads: int = 0
     checkpoint_every: int = 500
     log_every: int = 10
+    amp: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -72,6 +82,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.augment.views not in (1, 2):
             raise ValueError(f"augment.views must be 1 or 2, got {self.augment.views}")
+        if self.optim.schedule not in SCHEDULES:
+            raise ValueError(f"optim.schedule must be one of {', '.join(SCHEDULES)}, got {self.optim.schedule!r}")
 
 
 def _convert(tp, value, where: str):

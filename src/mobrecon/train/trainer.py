@@ -30,6 +30,7 @@ from mobrecon.data.transform import TrainTransform
 from mobrecon.train.checkpoint import load_checkpoint, save_checkpoint, set_rng_states
 from mobrecon.train.config import TrainConfig, to_dict
 from mobrecon.train.losses import mesh_recon_losses, pose2d_pretrain_losses
+from mobrecon.train.schedule import build_scheduler
 from mobrecon.train.stop import StopFlag
 from mobrecon.train.pose2d_pretrain import Pose2DPretrainNet, load_stage1
 
@@ -95,6 +96,14 @@ def build_net(cfg: TrainConfig):
 
 
 def _init_from(path: str, cfg: TrainConfig, model, net) -> str:
+    from mobrecon.models.weights import FORMAT as MODEL_FORMAT, fill_module, read_blob
+
+    blob = read_blob(Path(path), "init")
+    if isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT:  # a model file: continue it
+        if cfg.stage != "mesh":
+            raise ValueError(f"{path}: a model file can start a 'mesh' run only, not a {cfg.stage!r} run")
+        fill_module(model, blob["state"], path, f"model {cfg.model}")
+        return f"weights from model file {path}"
     ck = load_checkpoint(path)
     if ck.get("stage") == "pose2d" and cfg.stage == "mesh":
         load_stage1(model, ck["model"])
@@ -133,7 +142,6 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     model, net = build_net(cfg)
     net.to(device)
     optim = torch.optim.Adam(net.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(optim, milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma)
     step, epoch, done_in_epoch, note = 0, 0, 0, ""
     if resume:
         ck = load_checkpoint(last)
@@ -142,7 +150,6 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
                              f"not this config's {cfg.stage} run of {cfg.model}")
         net.load_state_dict(ck["model"])
         optim.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
         step, epoch, done_in_epoch = ck["step"], ck["epoch"], ck["epoch_batch"]
         set_rng_states(ck["rng"])
         note = f"resumed at step {step} (epoch {epoch}, batch {done_in_epoch})"
@@ -157,6 +164,10 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
         dataset = open_mixture(cfg.data.train)
     data = AugmentedSet(dataset, TrainTransform(cfg.augment), cfg.seed)
     n_steps = steps_per_epoch(len(data), cfg, world)
+    sched, per_batch = build_scheduler(optim, cfg.optim, cfg.epochs * n_steps)
+    if resume:
+        sched.load_state_dict(ck["scheduler"])
+    amp = cfg.amp and device.type == "cuda"
     views, size = cfg.augment.views, cfg.augment.size
     faces = model.faces.to(device)
     n_verts = int(model.J_regressor.shape[1])
@@ -212,14 +223,20 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
                                      f"hand ({cfg.hand}) has {n_verts}: train with the data's hand model")
                 batch = _to_device(batch, device)
                 img = batch["image"].flatten(0, 1)  # (B*views, 3, S, S), view-major within a sample
-                pred = ddp(img)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    pred = ddp(img)
+                if amp:  # the losses in float32
+                    pred = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in pred.items()}
                 if cfg.stage == "mesh":
                     terms = mesh_recon_losses(pred, batch, faces, cfg.loss, views, size)
                 else:
                     terms = pose2d_pretrain_losses(pred, batch, cfg.loss, views, size)
                 optim.zero_grad(set_to_none=True)
                 terms["total"].backward()
+                lr = optim.param_groups[0]["lr"]  # this step's
                 optim.step()
+                if per_batch:
+                    sched.step()
                 step += 1
                 done_in_epoch += 1
                 seen += img.shape[0] // views
@@ -229,7 +246,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
                                              f"last good state in {last}")
                 if main and (step % cfg.log_every == 0 or step == 1):
                     now = time.perf_counter()
-                    rec = {"step": step, "epoch": epoch, "lr": optim.param_groups[0]["lr"],
+                    rec = {"step": step, "epoch": epoch, "lr": lr,
                            **{k: round(v.item(), 6) for k, v in terms.items()},
                            "samples_per_s": round(seen * world / max(now - t_last, 1e-9), 2)}
                     log_fh.write(json.dumps(rec) + "\n")
@@ -248,7 +265,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
                     break
             if status != "done":
                 break
-            sched.step()
+            if not per_batch:
+                sched.step()
             epoch += 1
             done_in_epoch = 0
             checkpoint()

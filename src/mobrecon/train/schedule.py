@@ -1,0 +1,34 @@
+"""Learning-rate schedules of a training run (see :class:`~mobrecon.train.config.OptimConfig`).
+
+``step``: the paper's, divided by ``gamma`` at milestone epochs (stepped once per epoch).
+``cosine``: a linear warm-up then a cosine down to ``min_lr`` over the whole run (stepped once
+per batch), for a continuation whose length is set by a time budget.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from mobrecon.train.config import OptimConfig
+
+
+def cosine_factor(step: int, total: int, warmup: int, floor: float) -> float:
+    """The multiplier of the base rate after ``step`` batches of ``total``: ``(step + 1) /
+    warmup`` during the warm-up, then ``floor + (1 - floor) (1 + cos(pi t)) / 2`` with ``t`` the
+    fraction of the remaining batches done (clamped to 1), ``floor = min_lr / lr``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min((step - warmup) / max(total - warmup, 1), 1.0)
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def build_scheduler(optim: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int):
+    """``(scheduler, per_batch)``: the schedule of ``cfg`` for a run of ``total_steps`` batches;
+    ``per_batch`` says whether to step it after every batch (cosine) or every epoch (step)."""
+    if cfg.schedule == "cosine":
+        floor = cfg.min_lr / cfg.lr if cfg.lr > 0 else 0.0
+        f = lambda s: cosine_factor(s, total_steps, cfg.warmup_steps, floor)  # noqa: E731
+        return torch.optim.lr_scheduler.LambdaLR(optim, f), True
+    return torch.optim.lr_scheduler.MultiStepLR(optim, milestones=list(cfg.milestones), gamma=cfg.gamma), False
