@@ -110,6 +110,106 @@ def test_vertex_colors_smooth():
     assert np.array_equal(cols, vertex_colors(rng(2), verts, base))
 
 
+# ---------------------------------------------------------------- skin regions (palm, nails, creases)
+
+
+@pytest.fixture(scope="module")
+def hand_regions():
+    from mobrecon.hand.load import load_hand
+    from mobrecon.hand.regions import skin_regions
+
+    hand = load_hand("openhand")
+    return hand, skin_regions(hand)
+
+
+def test_skin_regions_cached_and_in_range(hand_regions):
+    from mobrecon.hand.regions import skin_regions
+
+    hand, reg = hand_regions
+    assert skin_regions(hand) is reg  # computed once per model
+    for a in reg:
+        assert a.shape == (hand.num_vertices,)
+        assert a.min() >= 0.0 and a.max() <= 1.0
+        assert not a.flags.writeable
+
+
+def test_palmar_weight_palm_vs_back(hand_regions):
+    hand, reg = hand_regions
+    v = hand.v_template.double().numpy()  # OpenHand: +z out of the back of the hand
+    centre = (np.abs(v[:, 0]) < 0.02) & (np.abs(v[:, 1] - 0.05) < 0.02)
+    palm, back = centre & (v[:, 2] < -0.01), centre & (v[:, 2] > 0.0)
+    assert palm.sum() >= 5 and back.sum() >= 5
+    assert reg.palmar[palm].min() > 0.9 and reg.palmar[back].max() < 0.1
+    assert 0.3 < reg.palmar.mean() < 0.7  # about half the skin is palm side
+    # smooth: across any mesh edge the weight changes by well under the full range
+    f = hand.faces.numpy()
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    assert np.abs(reg.palmar[e[:, 0]] - reg.palmar[e[:, 1]]).max() < 0.6
+
+
+def test_nails_on_distal_dorsal_tips(hand_regions):
+    from mobrecon.hand.regions import DISTAL_BONES
+    from mobrecon.hand.skeleton import TIPS
+
+    hand, reg = hand_regions
+    v = hand.v_template.double().numpy()
+    kp = hand.regress_joints(hand.v_template[None])[0].double().numpy()
+    nails = np.nonzero(reg.nail > 0.5)[0]
+    assert 10 <= len(nails) <= 0.06 * len(v)  # a few per finger, a few % of the mesh
+    part = hand.weights.numpy().argmax(1)
+    assert np.isin(part[nails], DISTAL_BONES).all()
+    # every finger and the thumb has a nail, each within 2 cm of its tip
+    tip_dist = np.linalg.norm(v[nails, None] - kp[list(TIPS)][None], axis=-1)  # (n, 5)
+    assert (tip_dist.argmin(1)[:, None] == np.arange(5)).any(0).all()
+    assert tip_dist.min(1).max() < 0.02
+    # on the back, never the palm side; no nail on the palm's own vertices
+    assert reg.palmar[nails].max() < 0.4 and reg.palmar[nails].mean() < 0.2
+    assert reg.nail[reg.palmar > 0.7].max() < 0.05
+    for a, dip in zip(DISTAL_BONES[1:], (7, 11, 15, 19)):  # fingers: above the bone axis (+z is the back)
+        axis = kp[dip + 1] - kp[dip]
+        mine = nails[part[nails] == a]
+        t = (v[mine] - kp[dip]) @ axis / (axis @ axis)
+        assert len(mine) >= 1 and (t > 0.25).all()
+        assert ((v[mine] - kp[dip] - t[:, None] * axis)[:, 2] > 0.0).all()
+
+
+def test_creases_on_palm_side_only(hand_regions):
+    _, reg = hand_regions
+    assert (reg.crease > 0.5).sum() >= 10
+    assert reg.palmar[reg.crease > 0.3].min() > 0.5
+
+
+def test_vertex_colors_palm_lighter_nails_pinkish(hand_regions):
+    hand, reg = hand_regions
+    v = hand.v_template.double().numpy()
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    sat = lambda c: (c.max(-1) - c.min(-1)) / c.max(-1)  # noqa: E731
+    palm = (reg.palmar > 0.9) & (reg.crease < 0.01)
+    back = (reg.palmar < 0.01) & (reg.nail < 0.01) & (reg.crease < 0.01)
+    nails = reg.nail > 0.8
+    assert palm.sum() > 100 and back.sum() > 100
+    for seed in range(16):
+        base = skin_tone(rng(100 + seed))
+        cols = vertex_colors(rng(seed), v, base, reg)
+        assert cols.shape == (len(v), 3) and cols.min() >= 0.0 and cols.max() <= 1.0
+        assert np.array_equal(cols, vertex_colors(rng(seed), v, base, reg))  # deterministic
+        plain = vertex_colors(rng(seed), v, base)  # the same smooth variation, no regions
+        assert np.abs(cols[back] - plain[back]).max() < 0.01  # the back keeps the plain skin
+        p, q = cols[palm], plain[palm]
+        assert (p @ luma >= q @ luma - 1e-6).all()  # the palm is lighter ...
+        if base @ luma < 0.4:
+            assert (p @ luma).mean() > 1.2 * (q @ luma).mean()  # ... clearly so on dark skin
+        if base @ luma < 0.55:  # (very light skin's palm turns pink, a little more saturated)
+            assert (sat(p) <= sat(q) + 1e-3).all()  # less saturated ...
+        assert (p[:, 2] / p[:, 1]).mean() >= (q[:, 2] / q[:, 1]).mean() - 0.01  # ... and pinker
+    # unpainted nails (most hands) are lighter than the back of the finger
+    lighter = [cols[nails].mean(0) @ luma > cols[back].mean(0) @ luma
+               for s in range(20) for cols in [vertex_colors(rng(s), v, skin_tone(rng(s)), reg)]]
+    assert sum(lighter) >= 16
+    with pytest.raises(ValueError):
+        vertex_colors(rng(0), v[:10], skin_tone(rng(0)), reg)
+
+
 # ---------------------------------------------------------------- lights
 
 

@@ -202,6 +202,7 @@ class CompositeWorker:
         """One composite image from ``rng`` and the hands to place, vertices (n, V, 3) and
         joints (n, 21, 3) in the hand frame. Returns ``image`` (S, S, 3) uint8, ``boxes``
         (m, 4) float32 and ``left`` (m,) bool (m <= n: hands that ended up outside are dropped)."""
+        from mobrecon.hand.regions import skin_regions
         from mobrecon.synth import appearance as app
         from mobrecon.synth.viewpoints import view_camera
 
@@ -243,15 +244,18 @@ class CompositeWorker:
             else:
                 continue
             K = np.array([[f, 0.0, cxy[0]], [0.0, f, cxy[1]], [0.0, 0.0, 1.0]])
-            v_all, f_all = vc, self.faces
+            v_all, f_all, regions = vc, self.faces, skin_regions(self.hand)
             if rng.random() < cfg.forearm_prob:
                 arm_v, arm_f = forearm(verts[k], self.loop, rng)
                 v_all = np.concatenate([vc, arm_v @ R.T + t])
                 f_all = np.concatenate([self.faces, arm_f])
+                # the arm's two rings copy the wrist loop: its palm side continues the palm's
+                regions = regions.take(np.concatenate([np.arange(len(vc)), self.loop, self.loop]))
                 keep = v_all[:, 2] > 0.01  # drop arm faces reaching behind the camera
                 f_all = f_all[keep[f_all].all(1)]
             light = app.sample_light(rng)
-            colors = np.clip(app.vertex_colors(rng, v_all, app.skin_tone(rng)) * np.asarray(light["color"]), 0, 1)
+            skin = app.vertex_colors(rng, v_all, app.skin_tone(rng), regions)
+            colors = np.clip(skin * np.asarray(light["color"]), 0, 1)
             if left:
                 canvas = np.ascontiguousarray(canvas[:, ::-1])
             canvas = self.renderer.render(v_all, f_all, K, S, S, color=colors, light_dir=light["light_dir"],

@@ -9,7 +9,8 @@ state, and every function returns new arrays.  Images are RGB ``uint8`` arrays o
 Public API:
 
 * :data:`BACKGROUND_KINDS`, :func:`make_background` -- textured procedural backgrounds;
-* :func:`skin_tone`, :func:`vertex_colors` -- skin colours for the hand mesh;
+* :func:`skin_tone`, :func:`vertex_colors` -- skin colours for the hand mesh (palm side,
+  nails and creases from per-vertex region weights);
 * :func:`sample_light` -- a directional light plus ambient term (OpenCV camera coordinates);
 * :func:`draw_occluders` -- random objects drawn over an image, with their mask;
 * :func:`augment_photometric` -- colour jitter, blur, noise and JPEG degradation.
@@ -521,24 +522,10 @@ def skin_tone(rng: np.random.Generator) -> np.ndarray:
     return np.clip(c, 0.0, 1.0)
 
 
-def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """Per-vertex skin colours with smooth, low-frequency variation.
-
-    Args:
-        rng: random generator.
-        vertices: (V, 3) vertex positions in metres (a hand is ~0.2 m long).
-        base: (3,) base RGB skin colour in [0, 1] (e.g. from :func:`skin_tone`).
-
-    Returns:
-        (V, 3) float64 RGB in [0, 1]: ``base`` slightly darkened and reddened by two smooth
-        random fields (sums of a few random 3-D sinusoids with wavelengths 10-30 cm, squashed by
-        tanh), so colours change by well under 1 % per millimetre; no per-vertex noise.
-    """
-    p = np.asarray(vertices, np.float64)
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise ValueError(f"vertices must be (V, 3), got {p.shape}")
-    base = np.asarray(base, np.float64).reshape(3)
-    p = p - p.mean(0) if len(p) else p
+def _skin_variation(rng: np.random.Generator, p: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``base`` ((3,)) slightly darkened and reddened over the points ``p`` ((V, 3), centred,
+    metres) by two smooth random fields (sums of a few random 3-D sinusoids with wavelengths
+    10-30 cm, squashed by tanh) -> (V, 3) float64."""
 
     def field(k: int) -> np.ndarray:
         d = rng.normal(size=(k, 3))
@@ -554,7 +541,78 @@ def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarr
     col = base[None, :] * (1.0 - dark_amt * (0.5 + 0.5 * dark))[:, None]
     redder = col * np.array([1.06, 0.86, 0.86])
     g = (red_amt * (0.5 + 0.5 * red))[:, None]
-    col = (1.0 - g) * col + g * redder
+    return (1.0 - g) * col + g * redder
+
+
+# Light, pinkish palm-side skin that every skin tone's palm moves towards (palms carry little
+# melanin), and the pinkish-white of an unpainted fingernail.
+_PALM_TONE = np.array([0.92, 0.70, 0.66])
+_NAIL_TONE = np.array([0.97, 0.84, 0.80])
+
+
+def _palm_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+    """The palm-side colour for skin ``base`` ((3,)): lighter, pinker and less saturated, much
+    more so for dark skin (up to about half-way to a light pink palm tone) than for light skin
+    (a slight pink shift, a touch lighter). Returns (3,) float64 (may exceed 1 slightly)."""
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    lum = float(base @ luma)
+    amount = rng.uniform(0.5, 1.0) * (0.15 + 0.45 * float(np.clip(1.0 - lum / 0.8, 0.0, 1.0)))
+    target = _PALM_TONE * rng.uniform(0.92, 1.04) * (1.0 + rng.normal(0.0, 0.02, 3))
+    target *= max(1.0, 1.05 * lum / float(target @ luma))  # never darker than the skin itself
+    return (1.0 - amount) * base + amount * target
+
+
+def _nail_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+    """A fingernail colour for skin ``base`` ((3,)): mostly the skin lightened towards a random
+    pinkish white (a touch brighter, as the glossy nail catches light); about 1 in 16 hands
+    have painted nails (a random saturated or dark colour). Returns (3,) float64."""
+    if rng.random() < 0.06:
+        return np.asarray(_hsv(rng.choice([0.0, 0.95, 0.9, 0.8, 0.05, 0.6]) + rng.normal(0.0, 0.02),
+                               rng.uniform(0.4, 0.95), rng.uniform(0.15, 0.9)))
+    tint = _NAIL_TONE * (1.0 + rng.normal(0.0, 0.025, 3))
+    amount = rng.uniform(0.5, 0.85)
+    return ((1.0 - amount) * base + amount * tint) * rng.uniform(1.0, 1.08)
+
+
+def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarray,
+                  regions=None) -> np.ndarray:
+    """Per-vertex skin colours: smooth low-frequency variation, and with ``regions`` a lighter
+    palm side, fingernails and palm creases.
+
+    Args:
+        rng: random generator.
+        vertices: (V, 3) vertex positions in metres (a hand is ~0.2 m long), posed or not.
+        base: (3,) base RGB skin colour in [0, 1] (e.g. from :func:`skin_tone`).
+        regions: None, or per-vertex region weights of these vertices: an object with
+            ``palmar``, ``nail`` and ``crease`` arrays, each (V,) in [0, 1] (e.g.
+            :func:`mobrecon.hand.regions.skin_regions` of the hand model, which are computed
+            on the rest mesh and apply to any pose).
+
+    Returns:
+        (V, 3) float64 RGB in [0, 1]: ``base`` slightly darkened and reddened by two smooth
+        random fields (sums of a few random 3-D sinusoids with wavelengths 10-30 cm, squashed by
+        tanh), so colours change by well under 1 % per millimetre; no per-vertex noise. With
+        ``regions``: shifted towards a lighter, pinker palm colour by ``palmar`` (strength
+        random per call, stronger for darker skin; the smooth variation is kept), darkened by 4-18 % along ``crease`` and
+        blended to a pinkish-white (rarely painted) nail colour by ``nail``.
+    """
+    p = np.asarray(vertices, np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise ValueError(f"vertices must be (V, 3), got {p.shape}")
+    base = np.asarray(base, np.float64).reshape(3)
+    p = p - p.mean(0) if len(p) else p
+    col = _skin_variation(rng, p, base)
+    if regions is not None:
+        w = {k: np.asarray(getattr(regions, k), np.float64) for k in ("palmar", "nail", "crease")}
+        for k, a in w.items():
+            if a.shape != (len(p),):
+                raise ValueError(f"regions.{k} must be ({len(p)},), got {a.shape}")
+        palm = _palm_color(rng, base)
+        nail = _nail_color(rng, base)
+        crease = rng.uniform(0.04, 0.18)
+        col = col + w["palmar"][:, None] * ((palm / np.maximum(base, 1e-3))[None] * col - col)
+        col = col * (1.0 - crease * w["crease"])[:, None]
+        col = col + w["nail"][:, None] * (nail[None] - col)
     return np.clip(col, 0.0, 1.0)
 
 

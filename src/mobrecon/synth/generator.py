@@ -141,6 +141,7 @@ class _Worker:
         import torch
 
         from mobrecon.hand.lbs import matrix_to_axis_angle
+        from mobrecon.hand.regions import skin_regions
         from mobrecon.synth import appearance as app
         from mobrecon.synth.viewpoints import intrinsics, jitter_view, view_camera
 
@@ -154,6 +155,7 @@ class _Worker:
         verts_h, joints_h = out.vertices.numpy().astype(np.float64), out.joints.numpy().astype(np.float64)
 
         size = cfg.size
+        regions = skin_regions(self.hand)  # per vertex, from the rest mesh: valid for every pose
         ann = {k: [] for k in storage.ANNOTATIONS}
         encoded, verts_rel = [], []
         for k, (i, rng) in enumerate(zip(idx, rngs)):
@@ -177,7 +179,7 @@ class _Worker:
             bg, kind = app.make_background(rng, size)
             light = app.sample_light(rng)
             base = app.skin_tone(rng)
-            colors = np.clip(app.vertex_colors(rng, verts_h[k], base) * np.asarray(light["color"]), 0, 1)
+            colors = np.clip(app.vertex_colors(rng, verts_h[k], base, regions) * np.asarray(light["color"]), 0, 1)
             res = self.renderer.render(vc, self.faces, K, size, size, color=colors,
                                        light_dir=light["light_dir"], ambient=light["ambient"], background=bg)
             rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE

@@ -211,6 +211,7 @@ class _VideoWorker:
         """Render sequence ``s`` into shard ``s``; returns the number of frames."""
         import torch
 
+        from mobrecon.hand.regions import skin_regions
         from mobrecon.synth import appearance as app
         from mobrecon.synth.generator import nearest_view
 
@@ -224,7 +225,8 @@ class _VideoWorker:
         skin = app.skin_tone(look)
         with torch.no_grad():
             rest = self.hand(None, torch.as_tensor(plan.shape, dtype=torch.float32)[None]).vertices[0].double().numpy()
-        colors = np.clip(app.vertex_colors(look, rest, skin) * np.asarray(light["color"]), 0, 1)
+        regions = skin_regions(self.hand)  # per vertex, from the rest mesh
+        colors = np.clip(app.vertex_colors(look, rest, skin, regions) * np.asarray(light["color"]), 0, 1)
         photo_seed = int(look.integers(2**62))
         noise_sigma = float(look.uniform(0.5, 3.0))
 
