@@ -396,9 +396,14 @@ def cmd_detect(args) -> int:
     if args.train:
         from mobrecon.detect.train import DetectorTrainConfig, train_detector
 
-        cfg = DetectorTrainConfig.from_yaml(args.config, data=args.data, max_minutes=args.max_minutes)
+        cfg = DetectorTrainConfig.from_yaml(args.config, data=args.data, max_minutes=args.max_minutes,
+                                            init=args.init, device=args.device, amp=args.amp,
+                                            schedule_minutes=args.schedule_minutes)
+        if args.init and args.resume:
+            raise UserError("--init starts a new run; --resume continues the one in --out (give one of them)")
         result = train_detector(cfg, args.out, resume=args.resume, progress=not args.quiet)
-        print(f"{args.out}: {result['status']} at step {result['step']}; checkpoint {result['checkpoint']}"
+        print(f"{args.out}: {result['status']} at step {result['step']} on {result['device']}; "
+              f"checkpoint {result['checkpoint']}"
               + (f", detector {result['model']}" if "model" in result else ""))
         return 130 if result["status"] == "interrupted" else 0
     from mobrecon.detect.detector import HandDetector
@@ -418,7 +423,8 @@ def cmd_detect(args) -> int:
         if args.threshold is not None:
             detector.threshold = args.threshold
         result = {"data": args.eval, "detector": args.detector or "shipped",
-                  **evaluate_detector(detector, data, count=args.count, progress=not (args.quiet or args.json))}
+                  **evaluate_detector(detector, data, count=args.count, progress=not (args.quiet or args.json),
+                                      device=args.device or "auto")}
         if args.json:
             print(json.dumps(result))
         else:
@@ -437,6 +443,8 @@ def cmd_detect(args) -> int:
             if detector is None:
                 try:
                     detector = HandDetector.load(args.detector)
+                    if args.device:
+                        detector.to(args.device)
                 except (FileNotFoundError, ValueError) as e:
                     raise UserError(str(e)) from None
             found = detector.detect(image, threshold=args.threshold)
@@ -602,7 +610,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "(of the 256 px image; default 200)")
     d.add_argument("--train", action="store_true", help="instead: train a detector (with --config)")
     d.add_argument("--config", default="configs/hand_detector.yaml", help="with --train: the run config (YAML)")
-    d.add_argument("--data", help="with --train: composite set (overrides the config's data)")
+    d.add_argument("--data", help="with --train: composite set(s), comma-separated (overrides the config's data)")
+    d.add_argument("--init", metavar="PATH", help="with --train: start a new run from these detector weights "
+                   "(e.g. the shipped src/mobrecon/weights/hand_detector.pt or a run's detector.pt)")
+    d.add_argument("--device", help="auto (CUDA when available), cpu or cuda: where to train (default: the "
+                   "config's, auto), evaluate (default auto) or detect (default cpu)")
+    d.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --train: bfloat16 autocast on CUDA (default: the config's)")
+    d.add_argument("--schedule-minutes", type=float, help="with --train: decay the learning rate over this much "
+                   "training time instead of the config's steps; the run is done when it is spent")
     d.add_argument("--out", default="runs/hand_detector", help="with --train: run directory")
     d.add_argument("--resume", action="store_true", help="with --train: continue the run in --out")
     d.add_argument("--max-minutes", type=float, help="with --train: stop (resumable) after this wall time")

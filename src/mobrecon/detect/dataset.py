@@ -11,6 +11,7 @@ deterministically from (seed, epoch, index) (see ``__getitem__``), and carries t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -21,16 +22,34 @@ from mobrecon.detect.targets import encode_targets
 from mobrecon.synth import storage
 
 
-class CompositeDataset(Dataset):
-    """The complete shards of ``root`` (annotations loaded once, images decoded per item)."""
+def composite_roots(root: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One composite directory, a list of them, or a comma-separated string of them -> paths."""
+    if isinstance(root, (str, Path)):
+        parts = [p.strip() for p in str(root).split(",")] if isinstance(root, str) else [root]
+    else:
+        parts = [str(p).strip() if isinstance(p, str) else p for p in root]
+    roots = [Path(p) for p in parts if str(p)]
+    if not roots:
+        raise ValueError("no composite set given")
+    return roots
 
-    def __init__(self, root: str | Path, augment: bool = False, seed: int = 0):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"{self.root}: no such composite set")
-        self.shards = storage.complete_shards(self.root)
-        if not self.shards:
-            raise FileNotFoundError(f"{self.root}: no complete shards (make them with mobrecon detect --make-data)")
+
+class CompositeDataset(Dataset):
+    """The complete shards of ``root`` (annotations loaded once, images decoded per item).
+    ``root`` may also be several composite sets (a list, or one string of comma-separated
+    directories): their images are concatenated in the order given."""
+
+    def __init__(self, root: str | Path | Sequence[str | Path], augment: bool = False, seed: int = 0):
+        self.roots = composite_roots(root)
+        self.root = self.roots[0]
+        self.shards = []
+        for r in self.roots:
+            if not r.is_dir():
+                raise FileNotFoundError(f"{r}: no such composite set")
+            shards = storage.complete_shards(r)
+            if not shards:
+                raise FileNotFoundError(f"{r}: no complete shards (make them with mobrecon detect --make-data)")
+            self.shards.extend(shards)
         self.ann = []
         for p in self.shards:
             with np.load(p / "annotations.npz") as z:

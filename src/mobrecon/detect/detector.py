@@ -84,6 +84,23 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     return out, Letterbox(nw / w, nh / h, px, py, w, h)
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'auto' (or None): CUDA when available, else the CPU; 'cpu', 'cuda', 'cuda:N' as given
+    (a one-line error when CUDA is asked for but absent)."""
+    if isinstance(device, torch.device):
+        return device
+    name = "auto" if device is None else str(device).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: CUDA is not available here")
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+
+
 class HandDetector:
     """A CenterNet hand detector behind ``detect(image)``.
 
@@ -111,6 +128,16 @@ class HandDetector:
         model, meta = load_detector_model(p)
         return cls(model, meta=meta, **kw)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs (the CPU unless moved with :meth:`to`)."""
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> "HandDetector":
+        """Run the network on ``device`` ('cpu', 'cuda', or 'auto': CUDA when available)."""
+        self.model.to(resolve_device(device))
+        return self
+
     @staticmethod
     def available() -> bool:
         """Whether the package ships detector weights."""
@@ -134,7 +161,8 @@ class HandDetector:
         if not prepared:
             return []
         with torch.no_grad():
-            out = self.model(torch.from_numpy(np.stack([p[0] for p in prepared])))
+            x = torch.from_numpy(np.stack([p[0] for p in prepared])).to(self.device)
+            out = {k: v.float().cpu() for k, v in self.model(x).items()}
         results = []
         for dets, (_, lb) in zip(decode(out, thr, k=self.max_hands), prepared):
             boxes = lb.to_image(dets[:, :4])

@@ -11,12 +11,16 @@ from mobrecon.detect.ap import average_precision, box_iou
 
 
 def evaluate_detector(detector, dataset, count: int | None = None, threshold: float = 0.01,
-                      iou: float = 0.5, progress: bool = False) -> dict:
+                      iou: float = 0.5, progress: bool = False, device: str | None = None) -> dict:
     """``detector`` (:class:`~mobrecon.detect.detector.HandDetector`) on the first ``count``
     images of ``dataset`` (:class:`~mobrecon.detect.dataset.CompositeDataset`). Detections down
     to ``threshold`` enter the AP (the precision-recall curve needs the low scores);
-    ``precision`` / ``recall`` are also reported at the detector's own threshold."""
+    ``precision`` / ``recall`` are also reported at the detector's own threshold. ``device``
+    ('auto', 'cpu', 'cuda'): where to run the network (None: where it already is)."""
     from tqdm import tqdm
+
+    if device is not None:
+        detector.to(device)
 
     n = len(dataset) if count is None else min(int(count), len(dataset))
     dets, gts, lefts = [], [], []
@@ -43,4 +47,4 @@ def evaluate_detector(detector, dataset, count: int | None = None, threshold: fl
     return {"images": n, "hands": res["n_gt"], f"ap{int(iou * 100)}": round(res["ap"], 4),
             "precision": round(at_thr["precision"], 4), "recall": round(at_thr["recall"], 4),
             "threshold": detector.threshold, "handedness_accuracy": round(right / total, 4) if total else None,
-            "ms_per_image": round(1000 * seconds / max(n, 1), 2)}
+            "ms_per_image": round(1000 * seconds / max(n, 1), 2), "device": str(detector.device)}
