@@ -115,6 +115,11 @@ def run_stage(root: Path, args, stage: int) -> Path:
             init = root / args.model / "stage1" / "last.pt" if stage == 2 else Path(args.init or default_init(args))
             over.update({"batch_size": args.batch2 if stage == 2 else args.batch3, "init": str(init),
                          "data.val": f"synth:{root / 'data' / 'test'}", "data.val_count": 300})
+        for kv in args.set:
+            key, sep, value = kv.partition("=")
+            if not sep:
+                raise SystemExit(f"--set: expected KEY=VALUE, got {kv!r}")
+            over[key] = yaml.safe_load(value)
         cfg = load_config(REPO / "configs" / f"{name}.yaml", **over)
         probe = root / args.model / f"probe{stage}"
         shutil.rmtree(probe, ignore_errors=True)
@@ -214,6 +219,8 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes2", type=float, default=10.0)
     ap.add_argument("--batch3", type=int, default=128)
     ap.add_argument("--minutes3", type=float, default=15.0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override for the stages started now, e.g. optim.lr=3.0e-4 (repeatable)")
     ap.add_argument("--init", default="", help="stage 3: the model file to continue (default: the shipped one)")
     ap.add_argument("--probe-steps", type=int, default=40)
     ap.add_argument("--ship-dir", default=str(REPO / "src" / "mobrecon" / "weights"))

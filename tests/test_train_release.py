@@ -1,0 +1,45 @@
+"""tools/train_release.py: a continuation (stage 3) of a model file, scored and shipped with the
+record of what it continued."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_stage3_continues_a_model_file_and_ships_its_record(tmp_path):
+    from mobrecon.models import build
+    from mobrecon.models.weights import load_model, save_model
+
+    init = tmp_path / "init.pt"
+    save_model(init, build("mobrecon_ghoststack"), "mobrecon_ghoststack", meta={"release": {"stage2": {"steps": 7}}})
+    root, ship = tmp_path / "rel", tmp_path / "ship"
+    cmd = [sys.executable, str(REPO / "tools" / "train_release.py"), "--root", str(root), "--ship-dir", str(ship),
+           "--steps", "gen,stage3,eval,ship", "--uniform", "16", "--random", "8", "--test", "4",
+           "--video-sequences", "1", "--video-frames", "6", "--gen-workers", "1", "--workers", "0", "--threads", "2",
+           "--batch3", "2", "--minutes3", "0.01", "--probe-steps", "21", "--init", str(init),
+           "--set", "optim.lr=2.0e-4"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    run = root / "mobrecon_ghoststack" / "stage3"
+    cfg = (run / "config.yaml").read_text()
+    assert "lr: 0.0002" in cfg and "schedule: cosine" in cfg and f"init: {init}" in cfg
+    blob = torch.load(ship / "mobrecon_ghoststack.pt", weights_only=True)
+    rec = blob["meta"]["release"]
+    assert rec["stage3"]["steps"] == 48 and rec["stage3"]["init"] == "init.pt"  # 4 epochs of the 50-step floor
+    assert rec["continued_from"] == {"stage2": {"steps": 7}}
+    assert rec["metrics"]["test"]["samples"] == 4 and "accel3d_mm_s2" in rec["metrics"]["test_video"]
+    # the shipped model is the continued one, not the file it started from
+    a, b = load_model(init).state_dict(), load_model(ship / "mobrecon_ghoststack.pt").state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
+
+
+def test_set_needs_key_equals_value(tmp_path):
+    out = subprocess.run([sys.executable, str(REPO / "tools" / "train_release.py"), "--root", str(tmp_path),
+                          "--steps", "stage3", "--set", "optim.lr"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "--set: expected KEY=VALUE" in out.stderr
