@@ -4,10 +4,12 @@
         benchmarks/results/release/mobrecon_densestack --png docs/train_curve.png
 
 Each RUN folder holds ``stage1/log.jsonl`` and ``stage2/log.jsonl`` as written by
-``mobrecon train`` (tools/train_release.py). Panels: stage-1 losses; stage-2 loss terms
-(weighted, smoothed over 5 log records); held-out PA-MPJPE / PA-MPVPE (mm) at each stage-2
-epoch end; held-out 2D error (px) with the learning rate. Needs matplotlib
-(``pip install matplotlib``; not a dependency of the package).
+``mobrecon train`` (tools/train_release.py), and optionally ``stage3/log.jsonl`` (a continuation
+of the stage-2 model; ``finetune.json`` ``{"samples": N}`` counts samples trained between the
+two without a log). Panels: stage-1 losses; stage-2/3 loss terms (weighted, smoothed over 5 log
+records); held-out PA-MPJPE / PA-MPVPE (mm) at each epoch end; held-out 2D error (px) with the
+learning rate. Stages 2 and 3 are drawn against samples seen (their batch sizes differ), stage 3
+after a dotted line. Needs matplotlib (``pip install matplotlib``; not a dependency of the package).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ def read_log(path: Path) -> tuple[list[dict], list[dict]]:
         raise SystemExit(f"{path}: no such log (expected a run folder with stage1/ and stage2/)")
     recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [r for r in recs if "total" in r], [r for r in recs if "val" in r]
+
+
+def batch_size(stage: Path) -> int:
+    """The batch size in a stage folder's config.yaml (samples per step)."""
+    import yaml
+
+    return int(yaml.safe_load((stage / "config.yaml").read_text())["batch_size"])
 
 
 def smooth(y: np.ndarray, k: int = 5) -> np.ndarray:
@@ -61,23 +70,38 @@ def main(argv=None) -> int:
         st = np.array([r["step"] for r in s1])
         for key, color in (("pose2d", "C0"), ("heatmap", "C1")):
             a1.plot(st, smooth(np.array([r[key] for r in s1])), ls, color=color, label=f"{name} {key}")
-        st = np.array([r["step"] for r in s2])
+        b2 = batch_size(run / "stage2")
+        for r in s2 + val:
+            r["kilo"] = r["step"] * b2 / 1000
+        stages = f"stage 1 {s1[-1]['step']} steps, stage 2 {s2[-1]['step']} steps"
+        if (run / "stage3" / "log.jsonl").is_file():
+            s3, val3 = read_log(run / "stage3" / "log.jsonl")
+            extra = json.loads((run / "finetune.json").read_text())["samples"] if (run / "finetune.json").is_file() else 0
+            start = (s2[-1]["step"] * b2 + extra) / 1000
+            b3 = batch_size(run / "stage3")
+            for r in s3 + val3:
+                r["kilo"] = start + r["step"] * b3 / 1000
+            for a in (a2, a3, a4):
+                a.axvline(start, color="k", ls=":", lw=1)
+            s2, val = s2 + s3, val + val3
+            stages += f", stage 3 {s3[-1]['step']} steps"
+        st = np.array([r["kilo"] for r in s2])
         for i, key in enumerate(STAGE2_TERMS):
             if key in s2[0]:
                 a2.plot(st, smooth(np.array([r[key] for r in s2])), ls, color=f"C{i}", label=f"{name} {key}")
-        vs = np.array([r["step"] for r in val])
+        vs = np.array([r["kilo"] for r in val])
         a3.plot(vs, [r["val"]["pa_mpjpe_mm"] for r in val], ls, color="C0", marker="o", ms=3, label=f"{name} PA-MPJPE")
         a3.plot(vs, [r["val"]["pa_mpvpe_mm"] for r in val], ls, color="C1", marker="o", ms=3, label=f"{name} PA-MPVPE")
         a4.plot(vs, [r["val"]["mpjpe2d_px"] for r in val], ls, color="C2", marker="o", ms=3, label=f"{name} 2D error")
         a4r.plot(st, [r["lr"] for r in s2], ls, color="C7", lw=1, label=f"{name} lr")
         last = val[-1]["val"]
-        print(f"{name}: stage 1 {s1[-1]['step']} steps, stage 2 {s2[-1]['step']} steps; last held-out "
+        print(f"{name}: {stages}; last held-out "
               f"PA-MPJPE {last['pa_mpjpe_mm']:.2f} mm, PA-MPVPE {last['pa_mpvpe_mm']:.2f} mm, "
               f"2D {last['mpjpe2d_px']:.2f} px")
     a1.set(title="stage 1 (2D pre-training) losses", xlabel="step", yscale="log")
-    a2.set(title="stage 2 loss terms (weighted)", xlabel="step", yscale="log")
-    a3.set(title="held-out stills (first 300), each stage-2 epoch", xlabel="stage-2 step", ylabel="mm")
-    a4.set(title="held-out 2D joint error and learning rate", xlabel="stage-2 step", ylabel="px")
+    a2.set(title="stage 2 (then 3) loss terms (weighted)", xlabel="thousand samples", yscale="log")
+    a3.set(title="held-out stills (first 300), each epoch", xlabel="thousand samples", ylabel="mm")
+    a4.set(title="held-out 2D joint error and learning rate", xlabel="thousand samples", ylabel="px")
     a4r.set(ylabel="learning rate", yscale="log")
     for a in (a1, a2, a3, a4):
         a.grid(alpha=0.3)

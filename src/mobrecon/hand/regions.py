@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from mobrecon.hand.openhand import vertex_normals
 from mobrecon.hand.skeleton import ARTICULATED, KEYPOINT_PARENTS, TIPS
 
 __all__ = ["SkinRegions", "skin_regions"]
@@ -60,16 +61,6 @@ def _unit(a: np.ndarray) -> np.ndarray:
     """Rows of ``a`` ((..., 3)) scaled to unit length (zero rows stay zero)."""
     n = np.linalg.norm(a, axis=-1, keepdims=True)
     return a / np.maximum(n, 1e-12)
-
-
-def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) vertices, (F, 3) faces -> (V, 3) unit area-weighted vertex normals."""
-    tri = verts[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    vn = np.zeros_like(verts)
-    for c in range(3):
-        np.add.at(vn, faces[:, c], fn)
-    return _unit(vn)
 
 
 def _smooth(values: np.ndarray, faces: np.ndarray, iters: int) -> np.ndarray:
@@ -183,7 +174,7 @@ def skin_regions(hand) -> SkinRegions:
     faces = hand.faces.detach().cpu().numpy().astype(np.int64)
     weights = hand.weights.detach().double().cpu().numpy()
     keypoints = hand.regress_joints(hand.v_template[None].detach())[0].double().cpu().numpy()
-    normals = _vertex_normals(verts, faces)
+    normals = vertex_normals(hand.v_template[None].detach().double(), hand.faces.long())[0].cpu().numpy()
     dirs = _bone_palmar_dirs(hand, keypoints)
     palmar = _palmar_weight(normals, weights, dirs, faces)
     nail = _nail_weight(verts, normals, weights, dirs, keypoints)
