@@ -593,8 +593,9 @@ def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarr
         random fields (sums of a few random 3-D sinusoids with wavelengths 10-30 cm, squashed by
         tanh), so colours change by well under 1 % per millimetre; no per-vertex noise. With
         ``regions``: shifted towards a lighter, pinker palm colour by ``palmar`` (strength
-        random per call, stronger for darker skin; the smooth variation is kept), darkened by 4-18 % along ``crease`` and
-        blended to a pinkish-white (rarely painted) nail colour by ``nail``.
+        random per call, stronger for darker skin; the smooth variation is kept), darkened by
+        4-18 % along ``crease`` and blended to a pinkish-white (rarely painted) nail colour by
+        ``nail``.
     """
     p = np.asarray(vertices, np.float64)
     if p.ndim != 2 or p.shape[1] != 3:
