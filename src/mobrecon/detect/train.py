@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from mobrecon.detect.detector import resolve_device
 from mobrecon.detect.losses import detection_loss
 from mobrecon.detect.weights import load_detector_model, save_detector
 from mobrecon.io_utils import atomic_path, atomic_write_text
+from mobrecon.train.schedule import cosine_decay, cosine_factor
 from mobrecon.train.stop import StopFlag
 
 CHECKPOINT_FORMAT = "mobrecon-detector-checkpoint-1"
@@ -133,14 +133,12 @@ class _Clock:
 
 
 def _schedule(cfg: DetectorTrainConfig, clock: _Clock | None = None):
+    """The lr multiplier per step: warm-up, then a cosine down to 0.02 over ``steps`` or, with
+    ``schedule_minutes``, over that much training time (``clock``)."""
     def f(step: int) -> float:
-        if step < cfg.warmup:
-            return (step + 1) / cfg.warmup
-        if cfg.schedule_minutes is not None and clock is not None:
-            t = clock.seconds / (60.0 * cfg.schedule_minutes)
-        else:
-            t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(t, 1.0))) * 0.98 + 0.02
+        if step >= cfg.warmup and cfg.schedule_minutes is not None and clock is not None:
+            return cosine_decay(clock.seconds / (60.0 * cfg.schedule_minutes), 0.02)
+        return cosine_factor(step, cfg.steps, cfg.warmup, 0.02)
     return f
 
 

@@ -55,6 +55,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, not a torch file, ...
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+    return as_checkpoint(ck, path)
+
+
+def as_checkpoint(obj, path: str | os.PathLike) -> dict:
+    """``obj`` (read from ``path``) if it is a checkpoint written by :func:`save_checkpoint`,
+    else a one-line ValueError naming ``path``."""
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ValueError(f"{path}: not a mobrecon checkpoint")
-    return ck
+    return obj

@@ -14,14 +14,18 @@ import torch
 from mobrecon.train.config import OptimConfig
 
 
+def cosine_decay(t: float, floor: float) -> float:
+    """``floor + (1 - floor) (1 + cos(pi t)) / 2``: 1 at ``t = 0`` down to ``floor`` at ``t >= 1``."""
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+
+
 def cosine_factor(step: int, total: int, warmup: int, floor: float) -> float:
     """The multiplier of the base rate after ``step`` batches of ``total``: ``(step + 1) /
-    warmup`` during the warm-up, then ``floor + (1 - floor) (1 + cos(pi t)) / 2`` with ``t`` the
-    fraction of the remaining batches done (clamped to 1), ``floor = min_lr / lr``."""
+    warmup`` during the warm-up, then :func:`cosine_decay` of the fraction of the remaining
+    batches done, ``floor = min_lr / lr``."""
     if step < warmup:
         return (step + 1) / warmup
-    t = min((step - warmup) / max(total - warmup, 1), 1.0)
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+    return cosine_decay((step - warmup) / max(total - warmup, 1), floor)
 
 
 def build_scheduler(optim: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int):

@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mobrecon.data.transform import TrainTransform
-from mobrecon.train.checkpoint import load_checkpoint, save_checkpoint, set_rng_states
+from mobrecon.train.checkpoint import as_checkpoint, load_checkpoint, save_checkpoint, set_rng_states
 from mobrecon.train.config import TrainConfig, to_dict
 from mobrecon.train.losses import mesh_recon_losses, pose2d_pretrain_losses
 from mobrecon.train.schedule import build_scheduler
@@ -104,7 +104,7 @@ def _init_from(path: str, cfg: TrainConfig, model, net) -> str:
             raise ValueError(f"{path}: a model file can start a 'mesh' run only, not a {cfg.stage!r} run")
         fill_module(model, blob["state"], path, f"model {cfg.model}")
         return f"weights from model file {path}"
-    ck = load_checkpoint(path)
+    ck = as_checkpoint(blob, path)
     if ck.get("stage") == "pose2d" and cfg.stage == "mesh":
         load_stage1(model, ck["model"])
         return f"encoder and 2D head from stage-1 checkpoint {path}"
