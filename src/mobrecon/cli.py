@@ -301,7 +301,8 @@ def cmd_reconstruct(args) -> int:
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise UserError(f"--threshold must lie in [0, 1], got {args.threshold}")
     detector = None if args.no_detect else (args.detector or "auto")
-    predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector)
+    predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector,
+                     handedness=args.handedness or "auto")
     out = Path(args.out)
     from mobrecon.infer.outputs import write_outputs
     from mobrecon.viz.render import MeshRenderer
@@ -465,6 +466,67 @@ def cmd_detect(args) -> int:
     return 2 if failures else 0
 
 
+def cmd_handedness(args) -> int:
+    modes = [m for m in (args.train, args.eval) if m]
+    if len(modes) > 1 or (modes and args.images):
+        raise UserError("give IMAGE files, or one of --train, --eval DIR")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.train:
+        from mobrecon.detect.handedness_train import HandednessTrainConfig, train_handedness
+
+        if not args.data:
+            raise UserError("--train needs --data DIR[,DIR...] (still sets from mobrecon synth, composite sets "
+                            "from mobrecon detect --make-data)")
+        cfg = HandednessTrainConfig(data=args.data, model=args.model, val=args.val, views=args.views, l2=args.l2,
+                                    seed=args.seed, threads=args.threads)
+        result = train_handedness(cfg, args.out, progress=not args.quiet)
+        vals = "; ".join(f"{k}: accuracy {v['accuracy']:.3f}" for k, v in result["val"].items())
+        print(f"{args.out}: head {result['model']} from {result['crops']} crops, training accuracy "
+              f"{result['train_accuracy']:.3f}" + (f"; {vals}" if vals else ""))
+        return 0
+    from mobrecon.infer.predictor import load_handedness
+    from mobrecon.infer.resolve import resolve_model
+
+    model = resolve_model(args.model)
+    classifier = load_handedness(args.weights or "auto", model)
+    if classifier is None:
+        raise UserError(f"no shipped handedness head fits {args.model}; fit one with mobrecon handedness --train "
+                        "and pass it with --weights")
+    if args.eval:
+        from mobrecon.detect.handedness_train import evaluate_handedness
+
+        result = {"data": args.eval, "model": args.model, "weights": args.weights or "shipped",
+                  **evaluate_handedness(classifier, args.eval, progress=not (args.quiet or args.json))}
+        print(json.dumps(result) if args.json else "\n".join(f"{k:>18s}  {v}" for k, v in result.items()))
+        return 0
+    if not args.images:
+        raise UserError("give one or more IMAGE files (or --train, --eval DIR)")
+    from mobrecon.infer.predictor import check_box, read_image
+
+    box = _parse_numbers(args.box, 4, "--box") if args.box else None
+    failures = 0
+    for path in args.images:
+        try:
+            image = read_image(path)
+            h, w = image.shape[:2]
+            hand_box = check_box(box, w, h) if box else (0.0, 0.0, w - 1.0, h - 1.0)
+            side, p_left = classifier.classify(image, hand_box if box else None)
+        except (FileNotFoundError, ValueError) as e:
+            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+            print(f"mobrecon handedness: error: {msg}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            print(json.dumps({"image": str(path), "box": [round(v, 2) for v in hand_box], "handedness": side,
+                              "p_left": round(p_left, 4)}))
+        else:
+            print(f"{path}: {side} hand (P(left) = {p_left:.2f})")
+    return 2 if failures else 0
+
+
 def _synth_video(args) -> int:
     from mobrecon.synth.video import VideoConfig, generate_video
 
@@ -585,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--detector", help="a hand detector file (default: the shipped one)")
     r.add_argument("--threshold", type=float, help="detector score threshold (default 0.2)")
     r.add_argument("--hand", choices=("left", "right"), help="treat every hand as a left or right hand (default: "
-                   "as the detector says; right without one); a left hand is reconstructed mirrored")
+                   "as the handedness classifier says for each crop); a left hand is reconstructed mirrored")
+    r.add_argument("--handedness", metavar="PATH", help="a handedness classifier file (default: the shipped one)")
     r.add_argument("--K", help="fx,fy,cx,cy intrinsics in pixels (default: a typical camera for the image size)")
     r.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
     r.add_argument("--threads", type=int, help="CPU threads")
@@ -625,6 +688,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--eval", metavar="DIR", help="instead: AP at IoU 0.5 of the detector on a composite set")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_detect)
+
+    g = sub.add_parser("handedness", help="say whether the hand in a photo is a left or a right hand; or fit "
+                       "or score the handedness head on a model's encoder")
+    g.add_argument("images", nargs="*", help="image files, each showing one hand (the whole image, or --box)")
+    g.add_argument("--box", help="x0,y0,x1,y1: the hand's box in pixels (default: the whole image)")
+    g.add_argument("--model", default="mobrecon_ghoststack", help="the reconstruction model whose encoder the head "
+                   "reads (a registered name or a model file)")
+    g.add_argument("--weights", help="a handedness head file (default: the shipped head fitted on --model)")
+    g.add_argument("--json", action="store_true", help="print one JSON object per image (or for --eval)")
+    g.add_argument("--threads", type=int, help="CPU threads")
+    g.add_argument("--train", action="store_true", help="instead: fit a head on generated sets (--data)")
+    g.add_argument("--data", help="with --train: still sets (mobrecon synth) and/or composite sets "
+                   "(mobrecon detect --make-data), comma-separated")
+    g.add_argument("--val", help="with --train: sets scored at the end and recorded with the head (comma-separated)")
+    g.add_argument("--views", type=int, default=1, help="with --train: augmented crops per hand")
+    g.add_argument("--l2", type=float, default=1e-3, help="with --train: weight decay of the logistic fit")
+    g.add_argument("--seed", type=int, default=0, help="with --train: seed of the augmentation")
+    g.add_argument("--out", default="runs/handedness", help="with --train: run directory (features are kept "
+                   "there, so a re-run resumes)")
+    g.add_argument("--eval", metavar="DIR", help="instead: accuracy on the hands of generated sets (comma-separated), "
+                   "each as stored and mirrored")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_handedness)
     return p
 
 

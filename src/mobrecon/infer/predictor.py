@@ -10,7 +10,9 @@ image size). The crop is the one of training and evaluation (:mod:`mobrecon.data
 ``predictor.predict_hands(image)`` reconstructs every hand the detector finds
 (:mod:`mobrecon.detect.detector`). The network knows right hands only: a left hand is
 reconstructed from the mirrored image (x -> W - 1 - x) with the mirrored camera and mirrored
-back (camera-space x negated, 2D u -> W - 1 - u, face winding reversed).
+back (camera-space x negated, 2D u -> W - 1 - u, face winding reversed). Which hands are left
+is said by the caller (``hand``), else by the attached handedness classifier looking at the
+crop (:mod:`mobrecon.detect.handedness`), else by the detector, else right.
 """
 
 from __future__ import annotations
@@ -151,11 +153,13 @@ class Predictor:
     ``model``: a :class:`~mobrecon.models.mobrecon_net.MobRecon` (eval mode, torch) or a runner
     from :func:`mobrecon.infer.backends.make_runner`; ``faces`` (F, 3) of the hand model;
     ``input_size`` the crop size; ``name`` for the outputs' provenance; ``detector`` an optional
-    :class:`~mobrecon.detect.detector.HandDetector` that places the crop when no box is given.
+    :class:`~mobrecon.detect.detector.HandDetector` that places the crop when no box is given;
+    ``handedness`` an optional :class:`~mobrecon.detect.handedness.HandednessClassifier` that
+    says, crop by crop, whether a hand is left when the caller does not.
     """
 
     def __init__(self, model, faces: np.ndarray | None = None, input_size: int | None = None, name: str = "",
-                 detector=None):
+                 detector=None, handedness=None):
         self.model = model
         if faces is None:
             faces = model.faces.cpu().numpy()
@@ -163,6 +167,7 @@ class Predictor:
         self.input_size = int(input_size or model.cfg.input_size)
         self.name = name
         self.detector = detector
+        self.handedness = handedness
 
     # -- the network -----------------------------------------------------------------------
 
@@ -187,10 +192,10 @@ class Predictor:
 
     def predict(self, image, box=None, K=None, hand: str | None = None) -> HandResult:
         """One hand from one image. ``box`` (x0, y0, x1, y1) pixels around the hand (None: the
-        best hand the attached detector finds, treated as right or left as it says; with no
-        detector, or no hand found, the whole image is the crop and ``extra['detection']`` says
-        so); ``K`` (3, 3) or (fx, fy, cx, cy) (None: a typical camera); ``hand``: ``'left'`` or
-        ``'right'`` overrides the detector's handedness (default: the detector's, else right)."""
+        best hand the attached detector finds; with no detector, or no hand found, the whole
+        image is the crop and ``extra['detection']`` says so); ``K`` (3, 3) or (fx, fy, cx, cy)
+        (None: a typical camera); ``hand``: ``'left'`` or ``'right'``, else (None) the
+        handedness classifier's call on the crop, else the detector's, else right."""
         check_hand(hand)
         if box is None and self.detector is not None:
             rgb = read_image(image)
@@ -206,9 +211,10 @@ class Predictor:
                       max_hands: int | None = None, hand: str | None = None) -> list[HandResult]:
         """Every hand the detector finds in ``image`` above ``threshold`` (default: the
         detector's), best first, at most ``max_hands``; left hands go through the right-hand
-        network mirrored (``hand``: ``'left'``/``'right'`` overrides the detector's handedness).
-        Each result's ``extra`` holds ``handedness`` and ``detection_score``. An image without
-        a hand gives an empty list (and an INFO log line), not an exception."""
+        network mirrored (``hand``: ``'left'``/``'right'`` for every hand, else the handedness
+        classifier's call per hand, else the detector's). Each result's ``extra`` holds
+        ``handedness``, ``detection_score`` and, from the classifier, ``p_left``. An image
+        without a hand gives an empty list (and an INFO log line), not an exception."""
         check_hand(hand)
         if self.detector is None:
             raise ValueError("this predictor has no hand detector attached; pass a box, or load one "
@@ -218,7 +224,7 @@ class Predictor:
         if not found:
             LOG.info("%s (%dx%d image)", NO_HAND, rgb.shape[1], rgb.shape[0])
             return []
-        lefts = [d.left if hand is None else hand == "left" for d in found]
+        lefts = [self._given_left(hand, d.left) for d in found]
         prepared = [self._prepare(rgb, d.box, K, left=left) for d, left in zip(found, lefts)]
         out = self._run(np.stack([p["input"] for p in prepared]).astype(np.float32))
         results = []
@@ -231,7 +237,8 @@ class Predictor:
     def predict_batch(self, images: Sequence, boxes: Sequence | None = None, Ks: Sequence | None = None,
                       batch_size: int = 32, hands: Sequence | None = None) -> list[HandResult]:
         """Many images at once (batched through the network, ``batch_size`` crops at a time);
-        ``hands``: per image ``'left'``, ``'right'`` or None (right)."""
+        ``hands``: per image ``'left'``, ``'right'`` or None (the handedness classifier's call,
+        else right)."""
         n = len(images)
         boxes = list(boxes) if boxes is not None else [None] * n
         Ks = list(Ks) if Ks is not None else [None] * n
@@ -240,7 +247,8 @@ class Predictor:
             raise ValueError(f"got {n} images but {len(boxes)} boxes, {len(Ks)} intrinsics and {len(hands)} hands")
         for h in hands:
             check_hand(h)
-        prepared = [self._prepare(img, b, k, left=h == "left") for img, b, k, h in zip(images, boxes, Ks, hands)]
+        prepared = [self._prepare(img, b, k, left=self._given_left(h))
+                    for img, b, k, h in zip(images, boxes, Ks, hands)]
         results = []
         for s in range(0, n, batch_size):
             chunk = prepared[s:s + batch_size]
@@ -248,9 +256,18 @@ class Predictor:
             results += [self._finish(p, {k: v[i] for k, v in out.items()}) for i, p in enumerate(chunk)]
         return results
 
-    def _prepare(self, image, box, K, crop: CropBox | None = None, left: bool = False) -> dict:
+    def _given_left(self, hand: str | None, detector_left: bool = False) -> bool | None:
+        """Whether a hand is left as far as known before its crop is seen: as ``hand`` says; None
+        (the classifier decides in :meth:`_prepare`) when a classifier is attached; else the
+        detector's call (``detector_left``; False without one)."""
+        if hand is not None:
+            return hand == "left"
+        return None if self.handedness is not None else bool(detector_left)
+
+    def _prepare(self, image, box, K, crop: CropBox | None = None, left: bool | None = False) -> dict:
         """The network input and bookkeeping for one hand; ``left``: the crop is taken from the
-        mirrored image (and :meth:`_finish` mirrors the result back)."""
+        mirrored image (and :meth:`_finish` mirrors the result back); None: the attached
+        handedness classifier decides from the crop (``p_left`` records its probability)."""
         rgb = read_image(image)
         h, w = rgb.shape[:2]
         if crop is None:
@@ -258,8 +275,13 @@ class Predictor:
         else:
             used_box = np.array(crop.corners())
         K_used = check_K(K, w, h) if K is not None else default_intrinsics(w, h)
+        p_left = None
+        if left is None and self.handedness is not None:
+            p_left = float(self.handedness.prob_left(rgb, [crop])[0])
+            left = p_left >= 0.5
+        left = bool(left)
         p = {"crop": crop, "box": used_box, "K": K_used, "K_given": K is not None, "size": (w, h), "left": left,
-             "net_crop": crop, "net_K": K_used}
+             "p_left": p_left, "net_crop": crop, "net_K": K_used}
         if left:
             p["net_crop"], p["net_K"] = mirror_crop(crop, w), mirror_K(K_used, w)
             rgb = rgb[:, ::-1]
@@ -275,6 +297,8 @@ class Predictor:
                        root=root.astype(np.float32), box=p["box"].astype(np.float32), crop=p["net_crop"],
                        K=p["net_K"], K_given=p["K_given"], image_size=p["size"],
                        extra={"model": self.name, "handedness": "left" if p["left"] else "right"})
+        if p["p_left"] is not None:
+            r.extra["p_left"] = round(p["p_left"], 4)
         return mirror_result(r, p["K"], p["crop"], p["box"]) if p["left"] else r
 
     # -- video -----------------------------------------------------------------------------
@@ -285,10 +309,12 @@ class Predictor:
         first frame: ``box``, else the attached detector's best hand, else the whole frame).
         With a detector, tracking counts as lost when the hand leaves the frame or the 2D joints
         no longer look like a hand in the crop (their box under 15 % or over 150 % of the crop's
-        side); the detector then runs on the next frame (a tracked left hand stays mirrored).
+        side); the detector then runs on the next frame. Handedness (``hand``, else the
+        classifier's, else the detector's call) is decided when the hand is (re)found and kept
+        while it is tracked.
         Returns the per-frame results and a report with the outputs' mean acceleration:
         ``accel2d_px_s2`` and ``accel3d_mm_s2`` (wrist-relative joints) at ``fps``, and
-        ``detector_runs``. ``hand``: 'left' or 'right' overrides the detector's handedness.
+        ``detector_runs``. ``hand``: 'left' or 'right' for every frame.
         """
         from mobrecon.eval.metrics import accel
 
@@ -310,12 +336,12 @@ class Predictor:
                 frame = read_image(frame)
                 detector_runs += 1
                 found = self.detector.detect(frame)
-                frame_box, left = (found[0].box, found[0].left) if found else (None, False)
-                if hand is not None:
-                    left = hand == "left"
+                frame_box = found[0].box if found else None
+                left = self._given_left(hand, bool(found) and found[0].left)
             elif crop is None:
-                left = hand == "left"
+                left = self._given_left(hand)
             p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left)
+            left = p["left"]  # a tracked hand keeps the handedness found when it was (re)found
             out = self._run(p["input"][None].astype(np.float32))
             r = self._finish(p, {k: v[0] for k, v in out.items()})
             results.append(r)
@@ -348,11 +374,33 @@ def load_detector(detector="auto"):
     return HandDetector.load(detector)
 
 
+def load_handedness(handedness, model):
+    """A handedness classifier on ``model``'s encoder (a MobRecon). ``"auto"``: the shipped head
+    fitted on these very encoder weights (matched by fingerprint), else None; None / False:
+    none; a path: that head file (a one-line error if it was fitted on another encoder); a
+    HandednessClassifier: itself."""
+    from mobrecon.detect.handedness import HandednessClassifier, encoder_fingerprint, load_head, shipped_heads
+
+    if handedness is None or handedness is False:
+        return None
+    if isinstance(handedness, HandednessClassifier):
+        return handedness
+    if isinstance(handedness, str) and handedness == "auto":
+        mine = encoder_fingerprint(model.encoder)
+        for path in shipped_heads():
+            head, fingerprint, meta = load_head(path)
+            if fingerprint == mine:
+                return HandednessClassifier(model.encoder, head, input_size=model.cfg.input_size, meta=meta)
+        return None
+    return HandednessClassifier.load(handedness, model)
+
+
 def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str = "torch",
-         threads: int | None = None, detector="auto") -> Predictor:
+         threads: int | None = None, detector="auto", handedness="auto") -> Predictor:
     """A :class:`Predictor` from a registered model name (its shipped weights), a model file
-    or a stage-2 checkpoint, with the shipped hand detector attached where it exists
-    (``detector``: see :func:`load_detector`). Never downloads anything."""
+    or a stage-2 checkpoint, with the shipped hand detector and the shipped handedness head for
+    its encoder attached where they exist (``detector``: see :func:`load_detector`;
+    ``handedness``: see :func:`load_handedness`). Never downloads anything."""
     from mobrecon.models import names
     from mobrecon.models.weights import load_model
 
@@ -369,11 +417,11 @@ def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str =
 
         torch.set_num_threads(int(threads))
     name = key if key in names() else path.stem
-    det = load_detector(detector)
+    det, hands = load_detector(detector), load_handedness(handedness, model)
     if backend == "torch":
-        return Predictor(model, name=name, detector=det)
+        return Predictor(model, name=name, detector=det, handedness=hands)
     from mobrecon.infer.backends import make_runner
 
     runner = make_runner(model, backend=backend, threads=threads)
     return Predictor(runner, faces=model.faces.cpu().numpy(), input_size=model.cfg.input_size, name=name,
-                     detector=det)
+                     detector=det, handedness=hands)
