@@ -170,6 +170,39 @@ def test_predictor_asks_the_classifier_unless_told(random_model, sets):
     assert without[0].extra["handedness"] == "right" and "p_left" not in without[0].extra  # the detector's call
 
 
+def test_head_reuses_its_encoder_pass_for_the_reconstruction(sets):
+    """With the head on the predictor's own encoder, the pass over the crop and its mirror image
+    is the reconstruction's encoder pass too: one encoder call per hand, same result as being told."""
+    from mobrecon.infer.predictor import Predictor
+    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.synth.dataset import SynthDataset
+
+    model = resolve_model("mobrecon_ghoststack")  # trained features (a random encoder's are flat)
+    img = SynthDataset(sets[0])[2]["image"]
+    box = (15.0, 20.0, 110.0, 115.0)
+    f = encoder_features(model.encoder, torch.zeros(1, 3, 128, 128))
+    calls = []
+    hook = model.encoder.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    try:
+        for sign in (1.0, -1.0):  # a head that says right, then one that says left, for this crop
+            head = HandednessHead(f.shape[1])
+            with torch.no_grad():
+                head.weight.normal_(generator=torch.Generator().manual_seed(3))
+            clf = HandednessClassifier(model.encoder, head)
+            p_left = clf.classify(img, box)[1]
+            with torch.no_grad():
+                head.weight.mul_(sign if p_left < 0.5 else -sign)  # sign 1: right, sign -1: left
+            calls.clear()
+            r = Predictor(model, handedness=clf).predict(img, box=box)
+            assert calls == [2], calls  # one batch of two: the crop and its mirror image
+            side = "right" if sign > 0 else "left"
+            told = Predictor(model).predict(img, box=box, hand=side)
+            assert r.extra["handedness"] == side and (r.extra["p_left"] < 0.5) == (side == "right")
+            assert np.allclose(r.vertices, told.vertices, atol=1e-5) and np.allclose(r.joints2d, told.joints2d, atol=1e-3)
+    finally:
+        hook.remove()
+
+
 def test_cli_handedness(sets, tmp_path, capsys):
     from mobrecon.synth.dataset import SynthDataset
 

@@ -44,13 +44,17 @@ FORMAT = "mobrecon-handedness-2"
 BOX_MARGIN = 1.3  # a hand box is widened like the reconstruction crops
 
 
-def encoder_features(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, S, S) normalised crops -> (B, D) features: the encoder's latent map flattened and,
-    where it has one, its 2D map averaged over space."""
-    out = encoder(x)
-    latent, fmap = out if isinstance(out, tuple) else (out, None)
+def encoded_features(encoded) -> torch.Tensor:
+    """An encoder's output (``(latent, map)`` or ``latent``) -> (B, D) features: the latent map
+    flattened and, where there is one, the 2D map averaged over space."""
+    latent, fmap = encoded if isinstance(encoded, tuple) else (encoded, None)
     parts = [latent.flatten(1)] + ([fmap.mean(dim=(2, 3))] if fmap is not None else [])
     return torch.cat(parts, dim=1)
+
+
+def encoder_features(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, S, S) normalised crops -> (B, D) features (:func:`encoded_features`)."""
+    return encoded_features(encoder(x))
 
 
 def encoder_fingerprint(encoder: nn.Module) -> str:
@@ -150,11 +154,14 @@ class HandednessClassifier:
         self.encoder.train(was_training)
         return torch.cat(fa), torch.cat(fb)
 
-    def prob_left_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(N, 3, S, S) normalised crops -> (N,) probabilities of a left hand."""
-        fa, fb = self.features(torch.from_numpy(np.ascontiguousarray(crops, np.float32)))
+    def prob_left_features(self, fa: torch.Tensor, fb: torch.Tensor) -> np.ndarray:
+        """(N, D) features of crops and (N, D) of their mirror images -> (N,) P(left)."""
         with torch.no_grad():
             return torch.sigmoid(self.head(fa, fb)).numpy().astype(np.float64)
+
+    def prob_left_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 3, S, S) normalised crops -> (N,) probabilities of a left hand."""
+        return self.prob_left_features(*self.features(torch.from_numpy(np.ascontiguousarray(crops, np.float32))))
 
     def prob_left(self, rgb: np.ndarray, crops: Sequence[CropBox]) -> np.ndarray:
         """(H, W, 3) uint8 image and N crop windows -> (N,) probabilities of a left hand."""

@@ -181,6 +181,27 @@ class Predictor:
             return {k: v.numpy() for k, v in out.items()}
         return self.model(batch)
 
+    def _run_prepared(self, chunk: list[dict]) -> dict[str, np.ndarray]:
+        """The network on prepared hands; when every one was already encoded (the handedness
+        head's pass, see :meth:`_prepare`), only the rest of the network runs."""
+        if chunk and all("encoded" in p for p in chunk):
+            import torch
+
+            parts = [p["encoded"] for p in chunk]
+            enc = (tuple(torch.cat(t) for t in zip(*parts)) if isinstance(parts[0], tuple) else torch.cat(parts))
+            with torch.no_grad():
+                out = self.model.decode(enc)
+            return {k: v.numpy() for k, v in out.items()}
+        return self._run(np.stack([p["input"] for p in chunk]).astype(np.float32))
+
+    def _shares_encoder(self) -> bool:
+        """Whether the handedness head reads this very network's encoder (torch), so that its
+        pass over a crop and its mirror image can be reused for the reconstruction."""
+        import torch
+
+        return (isinstance(self.model, torch.nn.Module) and hasattr(self.model, "decode")
+                and getattr(self.handedness, "encoder", None) is getattr(self.model, "encoder", None))
+
     # -- crops -----------------------------------------------------------------------------
 
     def crop_for(self, width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
@@ -226,7 +247,7 @@ class Predictor:
             return []
         lefts = [self._given_left(hand, d.left) for d in found]
         prepared = [self._prepare(rgb, d.box, K, left=left) for d, left in zip(found, lefts)]
-        out = self._run(np.stack([p["input"] for p in prepared]).astype(np.float32))
+        out = self._run_prepared(prepared)
         results = []
         for i, (p, d) in enumerate(zip(prepared, found)):
             r = self._finish(p, {k: v[i] for k, v in out.items()})
@@ -252,7 +273,7 @@ class Predictor:
         results = []
         for s in range(0, n, batch_size):
             chunk = prepared[s:s + batch_size]
-            out = self._run(np.stack([p["input"] for p in chunk]).astype(np.float32))
+            out = self._run_prepared(chunk)
             results += [self._finish(p, {k: v[i] for k, v in out.items()}) for i, p in enumerate(chunk)]
         return results
 
@@ -275,17 +296,34 @@ class Predictor:
         else:
             used_box = np.array(crop.corners())
         K_used = check_K(K, w, h) if K is not None else default_intrinsics(w, h)
-        p_left = None
-        if left is None and self.handedness is not None:
-            p_left = float(self.handedness.prob_left(rgb, [crop])[0])
-            left = p_left >= 0.5
-        left = bool(left)
-        p = {"crop": crop, "box": used_box, "K": K_used, "K_given": K is not None, "size": (w, h), "left": left,
-             "p_left": p_left, "net_crop": crop, "net_K": K_used}
+        p = {"crop": crop, "box": used_box, "K": K_used, "K_given": K is not None, "size": (w, h),
+             "p_left": None, "net_crop": crop, "net_K": K_used}
+        if left is None and self.handedness is not None and self._shares_encoder():
+            # one encoder pass over the crop and the mirrored one: the head decides, and the
+            # chosen half's encoding goes on through the rest of the network
+            import torch
+
+            from mobrecon.detect.handedness import encoded_features
+
+            pair = np.stack([to_tensor_image(crop_image(rgb, crop, self.input_size)),
+                             to_tensor_image(crop_image(rgb[:, ::-1], mirror_crop(crop, w), self.input_size))])
+            with torch.no_grad():
+                enc = self.model.encode(torch.from_numpy(pair))
+            f = encoded_features(enc)
+            p["p_left"] = float(self.handedness.prob_left_features(f[:1], f[1:])[0])
+            k = int(p["p_left"] >= 0.5)
+            p["encoded"] = tuple(t[k:k + 1] for t in enc) if isinstance(enc, tuple) else enc[k:k + 1]
+            p["input"] = pair[k]
+            left = bool(k)
+        elif left is None and self.handedness is not None:
+            p["p_left"] = float(self.handedness.prob_left(rgb, [crop])[0])
+            left = p["p_left"] >= 0.5
+        p["left"] = left = bool(left)
         if left:
             p["net_crop"], p["net_K"] = mirror_crop(crop, w), mirror_K(K_used, w)
             rgb = rgb[:, ::-1]
-        p["input"] = to_tensor_image(crop_image(rgb, p["net_crop"], self.input_size))
+        if "input" not in p:
+            p["input"] = to_tensor_image(crop_image(rgb, p["net_crop"], self.input_size))
         return p
 
     def _finish(self, p: dict, out: dict) -> HandResult:
@@ -342,7 +380,7 @@ class Predictor:
                 left = self._given_left(hand)
             p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left)
             left = p["left"]  # a tracked hand keeps the handedness found when it was (re)found
-            out = self._run(p["input"][None].astype(np.float32))
+            out = self._run_prepared([p])
             r = self._finish(p, {k: v[0] for k, v in out.items()})
             results.append(r)
             spread = float(np.max(r.joints2d.max(0) - r.joints2d.min(0)))

@@ -85,15 +85,27 @@ class MobRecon(nn.Module):
         self.register_buffer("J_regressor", hand.J_regressor.detach().clone().float(), persistent=False)
         self.register_buffer("faces", hand.faces.detach().clone(), persistent=False)
 
-    def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
+    def encode(self, img: torch.Tensor):
+        """(B, 3, S, S) -> the encoder's output: ``(latent, map)``, or ``latent`` alone for the
+        regression 2D head (see :meth:`decode`)."""
         if img.dim() != 4 or img.shape[1] != 3:
             raise ValueError(f"expected images (B, 3, H, W), got {tuple(img.shape)}")
+        if self.cfg.pose2d == "regression":
+            return self.encoder(img, with_map=False)
+        return self.encoder(img)
+
+    def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.decode(self.encode(img))
+
+    def decode(self, encoded) -> dict[str, torch.Tensor]:
+        """The rest of the network after :meth:`encode` (2D pose, lifting, mesh decoder): a dict
+        of ``uv``, ``joints2d``, ``vertices``, ``joints3d`` (and ``heatmaps`` for heatmap heads)."""
         out = {}
         if self.cfg.pose2d == "regression":
-            latent = self.encoder(img, with_map=False)
+            latent = encoded
             uv = self.pose2d(latent)
         else:
-            latent, fmap = self.encoder(img)
+            latent, fmap = encoded
             if self.cfg.pose2d == "mapreg":
                 uv = self.pose2d(fmap)
             else:
