@@ -291,6 +291,12 @@ def _video_frames(source: Path):
         raise UserError(f"--video {source}: no frames could be read")
 
 
+def _image_error(command: str, path, e: Exception) -> str:
+    """The one line for an image that could not be done (the path named once)."""
+    msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+    return f"mobrecon {command}: error: {msg}"
+
+
 def cmd_reconstruct(args) -> int:
     from mobrecon.infer.predictor import load, read_image
 
@@ -325,8 +331,7 @@ def cmd_reconstruct(args) -> int:
                 else:
                     results = [predictor.predict(image, box=box, K=K, hand=args.hand)]
             except (FileNotFoundError, ValueError) as e:
-                msg = str(e) if str(path) in str(e) else f"{path}: {e}"
-                tqdm.write(f"mobrecon reconstruct: error: {msg}", file=sys.stderr)
+                tqdm.write(_image_error("reconstruct", path, e), file=sys.stderr)
                 failures += 1
                 continue
             used.add(name)
@@ -450,8 +455,7 @@ def cmd_detect(args) -> int:
                     raise UserError(str(e)) from None
             found = detector.detect(image, threshold=args.threshold)
         except (FileNotFoundError, ValueError) as e:
-            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
-            print(f"mobrecon detect: error: {msg}", file=sys.stderr)
+            print(_image_error("detect", path, e), file=sys.stderr)
             failures += 1
             continue
         if args.json:
@@ -515,8 +519,7 @@ def cmd_handedness(args) -> int:
             hand_box = check_box(box, w, h) if box else (0.0, 0.0, w - 1.0, h - 1.0)
             side, p_left = classifier.classify(image, hand_box if box else None)
         except (FileNotFoundError, ValueError) as e:
-            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
-            print(f"mobrecon handedness: error: {msg}", file=sys.stderr)
+            print(_image_error("handedness", path, e), file=sys.stderr)
             failures += 1
             continue
         if args.json:
