@@ -12,8 +12,8 @@ Two kinds of set are read, told apart by their annotations:
 With ``augment`` the window is scaled (x0.8-1.45), shifted (up to 15 % of its side), turned
 (up to 46 degrees, or any angle one time in five), photometrically jittered, and mirrored half
 the time -- a mirrored right hand is a left hand, so the label flips with it -- all drawn from
-(seed, epoch, index); index ``i`` past the end is item ``i % len`` of epoch ``i // len`` (the
-training sampler's convention). Without ``augment`` the set has ``2 * n`` items: every hand as
+(seed, epoch, index); index ``i`` past the end is item ``i % len`` of epoch ``i // len`` (how
+the fit asks for more than one view of each hand). Without ``augment`` the set has ``2 * n`` items: every hand as
 stored, then every hand mirrored, each in its plain window (box widened by 1.3, unturned), which
 is what the predictor shows the classifier.
 """
