@@ -45,9 +45,10 @@ def still_scores(clf, root: str) -> dict:
 
     crops = HandCrops(root, size=clf.input_size)
     n = crops.n_hands
-    x = np.stack([crops[i]["input"] for i in range(2 * n)])
-    p = np.concatenate([clf.prob_left_crops(x[s:s + 256]) for s in range(0, 2 * n, 256)])
-    right = np.concatenate([p[:n] < 0.5, p[n:] >= 0.5])
+    x = np.stack([crops[i]["input"] for i in range(n)])
+    p = np.concatenate([clf.prob_left_crops(x[s:s + 256]) for s in range(0, n, 256)])
+    # the head is mirror-antisymmetric: a mirrored hand's P(left) is exactly 1 - p
+    right = np.concatenate([p < 0.5, 1.0 - p >= 0.5])
     joints = np.concatenate([np.load(s / "annotations.npz")["joints3d"] for s in storage.complete_shards(root)])
     cos = np.tile(palm_cosine(joints), 2)
     groups = {"palm to camera": cos > 0, "back to camera": cos <= 0, "face-on (|cos| > 0.5)": np.abs(cos) > 0.5,

@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 
 from mobrecon.data.crop import CropBox, crop_image, hand_box, to_tensor_image
 from mobrecon.detect.dataset import composite_roots
-from mobrecon.detect.handedness import BOX_MARGIN
+from mobrecon.infer.predictor import BOX_MARGIN
 from mobrecon.synth import storage
 
 

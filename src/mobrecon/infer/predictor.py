@@ -102,6 +102,16 @@ def check_box(box: Sequence[float], width: int, height: int) -> tuple[float, flo
     return x0, y0, x1, y1
 
 
+def crop_for(width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
+    """(the square crop, the (4,) box used) for a hand ``box`` in a ``width`` x ``height``
+    image: the checked box widened by ``BOX_MARGIN``, or with no box the whole image."""
+    if box is None:
+        crop = full_image_crop(width, height)
+        return crop, np.array([0.0, 0.0, width - 1.0, height - 1.0])
+    x0, y0, x1, y1 = check_box(box, width, height)
+    return CropBox.from_corners(x0, y0, x1, y1, margin=BOX_MARGIN), np.array([x0, y0, x1, y1])
+
+
 def check_K(K, width: int, height: int) -> np.ndarray:
     """(3, 3) intrinsics from a 3x3 array or (fx, fy, cx, cy)."""
     a = np.asarray(K, np.float64)
@@ -205,11 +215,7 @@ class Predictor:
     # -- crops -----------------------------------------------------------------------------
 
     def crop_for(self, width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
-        if box is None:
-            crop = full_image_crop(width, height)
-            return crop, np.array([0.0, 0.0, width - 1.0, height - 1.0])
-        x0, y0, x1, y1 = check_box(box, width, height)
-        return CropBox.from_corners(x0, y0, x1, y1, margin=BOX_MARGIN), np.array([x0, y0, x1, y1])
+        return crop_for(width, height, box)
 
     def predict(self, image, box=None, K=None, hand: str | None = None) -> HandResult:
         """One hand from one image. ``box`` (x0, y0, x1, y1) pixels around the hand (None: the
