@@ -104,21 +104,57 @@ def test_fc_lifting_params():
 
 
 def test_grid_sample_pooling_pixel_centres():
+    """Cell (i, j) of the map is read at the network's uv of its centre, ((j + 0.5) / W,
+    (i + 0.5) / H); the old convention (0 and 1 at the outer cell centres) is kept on request."""
     torch.manual_seed(3)
     B, C, H, W = 2, 6, 4, 5
     feat = torch.randn(B, C, H, W)
     ii, jj = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
     ii, jj = ii.reshape(-1)[:21 - 1], jj.reshape(-1)[:21 - 1]
     ii, jj = torch.cat([ii, torch.tensor([H - 1])]), torch.cat([jj, torch.tensor([W - 1])])
-    uv = torch.stack([jj / (W - 1), ii / (H - 1)], dim=-1).float()  # (21, 2): (x, y)
-    uv = uv.expand(B, 21, 2)
+    uv = torch.stack([(jj + 0.5) / W, (ii + 0.5) / H], dim=-1).float().expand(B, 21, 2)  # (x, y)
     out = grid_sample_pooling(feat, uv)
     assert out.shape == (B, 21, C)
     ref = feat[:, :, ii, jj].transpose(1, 2)
     torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
-    # half-way between two pixel centres: the average
-    mid = grid_sample_pooling(feat, torch.tensor([[[0.5 / (W - 1), 0.0]]]).expand(B, 1, 2))
+    # half-way between two cell centres: the average
+    mid = grid_sample_pooling(feat, torch.tensor([[[1.0 / W, 0.5 / H]]]).expand(B, 1, 2))
     torch.testing.assert_close(mid[:, 0], 0.5 * (feat[:, :, 0, 0] + feat[:, :, 0, 1]))
+    old = torch.stack([jj / (W - 1), ii / (H - 1)], dim=-1).float().expand(B, 21, 2)
+    torch.testing.assert_close(grid_sample_pooling(feat, old, pixel_centres=False), ref, atol=1e-6, rtol=0)
+
+
+def test_pose_pooling_reads_where_the_2d_joints_are():
+    """A joint at crop pixel p (uv = (p + 0.5) / S, the MapReg/loss convention) reads F_e at p:
+    the map holds each cell's own centre in crop pixels, so sampling returns p itself."""
+    from mobrecon.models.pose_pooling import PosePooling
+    from mobrecon.train.losses import to_uv
+
+    size, fs = 128, 4
+    centres = (torch.arange(fs, dtype=torch.float32) + 0.5) * size / fs - 0.5
+    feat = torch.stack([centres.expand(fs, fs), centres[:, None].expand(fs, fs)])[None]  # (1, 2, fs, fs)
+    p = torch.tensor([[[20.0, 100.0], [63.5, 63.5], [40.0, 90.0], [105.0, 30.0]]])
+    got = PosePooling("grid")(feat, to_uv(p, size))
+    torch.testing.assert_close(got, p, atol=1e-4, rtol=0)
+
+
+def test_old_model_files_keep_their_pooling_convention(tmp_path):
+    """A model file written before the fix (no pool_pixel_centres in its config) loads with
+    the convention it was trained with; new files record the new one."""
+    from dataclasses import asdict
+
+    from mobrecon.models.registry import build
+    from mobrecon.models.weights import load_model, save_model
+
+    model = build("mobrecon_ghoststack")
+    path = save_model(tmp_path / "new.pt", model, "mobrecon_ghoststack")
+    assert load_model(path).pooling.pixel_centres is True
+    blob = torch.load(path, weights_only=True)
+    cfg = asdict(model.cfg)
+    del cfg["pool_pixel_centres"]
+    blob["config"] = cfg
+    torch.save(blob, tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt").pooling.pixel_centres is False
 
 
 @pytest.mark.parametrize("reduce", ["sum", "max"])

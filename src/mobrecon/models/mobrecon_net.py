@@ -36,7 +36,10 @@ class MobReconConfig:
     """encoder: densestack | ghoststack | resnet18stack | mobilenetstack;
     pose2d: mapreg | regression | heatmap (hard argmax, joint-wise heatmap pooling, Eq. 2) |
     heatmap_softargmax (soft-argmax, grid sampling); the other heads pool by grid sampling (Eq. 3);
-    lifting: pvl | fc; decoder: dsconv | spiralconv; hand: 'openhand' or a MANO_RIGHT.pkl path."""
+    lifting: pvl | fc; decoder: dsconv | spiralconv; hand: 'openhand' or a MANO_RIGHT.pkl path;
+    pool_pixel_centres: grid pose pooling reads F_e where ``uv`` says (False: the off-by-up-to-
+    a-third-of-a-cell convention of model files written before it was fixed, see
+    :func:`~mobrecon.models.pose_pooling.grid_sample_pooling`)."""
 
     encoder: str = "ghoststack"
     pose2d: str = "mapreg"
@@ -45,6 +48,7 @@ class MobReconConfig:
     hand: str = "openhand"
     input_size: int = 128
     latent_ch: int = 256
+    pool_pixel_centres: bool = True
 
 
 class MobRecon(nn.Module):
@@ -75,7 +79,7 @@ class MobRecon(nn.Module):
         n_coarse = hierarchy.counts[-1]
         self.pooling = None
         if cfg.lifting == "pvl":
-            self.pooling = PosePooling("joint" if cfg.pose2d == "heatmap" else "grid")
+            self.pooling = PosePooling("joint" if cfg.pose2d == "heatmap" else "grid", cfg.pool_pixel_centres)
             self.lifting = PoseVertexLifting(n_joints=21, n_vertices=n_coarse)
         elif cfg.lifting == "fc":
             self.lifting = FCLifting(in_ch=cfg.latent_ch, n_vertices=n_coarse, out_ch=cfg.latent_ch)

@@ -9,15 +9,18 @@ import torch.nn.functional as F
 __all__ = ["PosePooling", "grid_sample_pooling", "heatmap_pooling"]
 
 
-def grid_sample_pooling(feat: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+def grid_sample_pooling(feat: torch.Tensor, uv: torch.Tensor, pixel_centres: bool = True) -> torch.Tensor:
     """Eq. 3: bilinear sampling of ``feat`` at the joints.
 
-    feat: (B, C, H, W); uv: (B, J, 2) as (x, y) normalised to [0, 1] of the crop, where 0 and 1
-    are the centres of the first and last pixel (``align_corners=True`` at ``uv * 2 - 1``).
-    Points outside are zero-padded. Returns (B, J, C).
+    feat: (B, C, H, W); uv: (B, J, 2) as (x, y) normalised to [0, 1] of the crop, the network's
+    convention: 0 and 1 are the crop's outer edges, so cell ``i`` of the map is centred on
+    ``(i + 0.5) / W`` (``align_corners=False``). ``pixel_centres=False`` keeps the convention
+    of model files written before this was fixed (0 and 1 at the centres of the first and last
+    cell, ``align_corners=True``; on the 4 x 4 F_e that samples up to 11 crop pixels away from
+    the joint). Points outside are zero-padded. Returns (B, J, C).
     """
     grid = (uv * 2.0 - 1.0).unsqueeze(2).to(feat.dtype)  # (B, J, 1, 2)
-    out = F.grid_sample(feat, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    out = F.grid_sample(feat, grid, mode="bilinear", padding_mode="zeros", align_corners=not pixel_centres)
     return out.squeeze(3).transpose(1, 2)  # (B, C, J, 1) -> (B, J, C)
 
 
@@ -47,21 +50,23 @@ class PosePooling(nn.Module):
     mode='joint': ``forward(feat, heatmaps)`` with heatmap logits (B, J, Hh, Wh): each heatmap
     is turned into a spatial softmax, sum-pooled onto F_e's grid (weights still sum to 1) and
     used in :func:`heatmap_pooling` with sum reduction (Eq. 2). Returns (B, J, C).
+    ``pixel_centres``: see :func:`grid_sample_pooling`.
     """
 
-    def __init__(self, mode: str = "grid"):
+    def __init__(self, mode: str = "grid", pixel_centres: bool = True):
         super().__init__()
         if mode not in ("grid", "joint"):
             raise ValueError(f"pose pooling mode must be 'grid' or 'joint', got {mode!r}")
         self.mode = mode
+        self.pixel_centres = bool(pixel_centres)
 
     def forward(self, feat: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
         if self.mode == "grid":
-            return grid_sample_pooling(feat, where)
+            return grid_sample_pooling(feat, where, self.pixel_centres)
         prob = torch.softmax(where.flatten(2), dim=-1).reshape(where.shape)
         scale = where[0, 0].numel() / feat[0, 0].numel()
         weights = F.adaptive_avg_pool2d(prob, feat.shape[-2:]) * scale
         return heatmap_pooling(feat, weights)
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode!r}"
+        return f"mode={self.mode!r}, pixel_centres={self.pixel_centres}"

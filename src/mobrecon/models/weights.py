@@ -55,7 +55,8 @@ def save_model(path: str | os.PathLike, model: MobRecon, name: str, dtype: torch
 def model_from_blob(blob: dict, where: str) -> MobRecon:
     """A MobRecon rebuilt from a ``{"config", "state"}`` dict (model file or checkpoint)."""
     try:
-        cfg = MobReconConfig(**blob["config"])
+        # Files written before the pose-pooling fix were trained with the old convention.
+        cfg = MobReconConfig(**{"pool_pixel_centres": False, **blob["config"]})
     except (KeyError, TypeError) as e:
         raise ValueError(f"{where}: model config missing or invalid ({e})") from None
     return fill_module(MobRecon(cfg), blob["state"], where, f"model {cfg}")

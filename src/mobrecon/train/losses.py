@@ -19,7 +19,13 @@ class LossWeights:
     """Weights of each term (the release's values with consistency training: mesh 1, 2D 1,
     normal 0.05 and edge 0.5 per view, consistency 1 each). ``pose3d`` (L1 on regressed joints,
     for sets with 3D joints but no mesh) and ``heatmap`` (2D pre-training and heatmap heads) are
-    additions; ``pose3d`` is off by default."""
+    additions; ``pose3d`` is off by default.
+
+    ``unit3d``: the length, in metres, in which the 3D terms (mesh, edge, con3d, pose3d) are
+    measured. In metres (1.0) a hand's L1 errors are about 0.01 and the 3D terms carry under a
+    tenth of the encoder's gradient, against the 2D terms' four fifths (``benchmarks/
+    loss_shares.py``); 0.2 m (the authors' release normalises by 0.2 m) gives them five times
+    the weight, the balance the paper's weights were set for."""
 
     mesh: float = 1.0
     pose2d: float = 1.0
@@ -29,6 +35,7 @@ class LossWeights:
     con3d: float = 1.0
     pose3d: float = 0.0
     heatmap: float = 1.0
+    unit3d: float = 1.0
 
 
 def to_uv(joints2d: torch.Tensor, size: int) -> torch.Tensor:
@@ -137,14 +144,15 @@ def mesh_recon_losses(out: dict, batch: dict, faces: torch.Tensor, w: LossWeight
     has_v, has_j = rep(batch["has_vertices"]), rep(batch["has_joints3d"])
     gt_v = flat(batch["vertices"])
     valid2d = flat(batch["joints2d_valid"])
+    u = 1.0 / w.unit3d  # metres -> the 3D terms' unit
     terms = {
-        "mesh": w.mesh * mesh_loss(out["vertices"], gt_v, has_v),
+        "mesh": w.mesh * u * mesh_loss(out["vertices"], gt_v, has_v),
         "pose2d": w.pose2d * pose2d_loss(out["uv"], to_uv(flat(batch["joints2d"]), size), valid2d),
         "normal": w.normal * normal_loss(out["vertices"], gt_v, faces, has_v),
-        "edge": w.edge * edge_loss(out["vertices"], gt_v, faces, has_v),
+        "edge": w.edge * u * edge_loss(out["vertices"], gt_v, faces, has_v),
     }
     if w.pose3d:
-        terms["pose3d"] = w.pose3d * pose3d_loss(out["joints3d"], flat(batch["joints3d"]), has_j)
+        terms["pose3d"] = w.pose3d * u * pose3d_loss(out["joints3d"], flat(batch["joints3d"]), has_j)
     if "heatmaps" in out and w.heatmap:
         terms["heatmap"] = w.heatmap * heatmap_loss(out["heatmaps"], to_uv(flat(batch["joints2d"]), size), valid2d)
     terms = {k: v * views for k, v in terms.items()}
@@ -152,7 +160,7 @@ def mesh_recon_losses(out: dict, batch: dict, faces: torch.Tensor, w: LossWeight
         b = batch["M"].shape[0]
         con2d, con3d = consistency_losses(out["joints2d"].reshape(b, 2, -1, 2),
                                           out["vertices"].reshape(b, 2, -1, 3), batch["M"], batch["R"], size)
-        terms["con2d"], terms["con3d"] = w.con2d * con2d, w.con3d * con3d
+        terms["con2d"], terms["con3d"] = w.con2d * con2d, w.con3d * u * con3d
     terms["total"] = sum(terms.values())
     return terms
 

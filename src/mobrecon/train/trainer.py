@@ -167,7 +167,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     sched, per_batch = build_scheduler(optim, cfg.optim, cfg.epochs * n_steps)
     if resume:
         sched.load_state_dict(ck["scheduler"])
-    amp = cfg.amp and device.type == "cuda"
+    amp = cfg.amp  # bfloat16 autocast: CUDA, or a CPU with bf16 instructions (AVX512-BF16, AMX)
     views, size = cfg.augment.views, cfg.augment.size
     faces = model.faces.to(device)
     n_verts = int(model.J_regressor.shape[1])
@@ -223,7 +223,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
                                      f"hand ({cfg.hand}) has {n_verts}: train with the data's hand model")
                 batch = _to_device(batch, device)
                 img = batch["image"].flatten(0, 1)  # (B*views, 3, S, S), view-major within a sample
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     pred = ddp(img)
                 if amp:  # the losses in float32
                     pred = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in pred.items()}
