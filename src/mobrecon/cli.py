@@ -195,7 +195,7 @@ def cmd_synth(args) -> int:
                       shard_size=args.shard_size, jitter=not args.no_jitter, splay=args.splay,
                       shape=args.shape_scale, occluder_prob=args.occluders,
                       photometric=not args.no_photometric)
-    summary = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    summary = generate(args.out, cfg, workers=args.workers, progress=not (args.quiet or args.json))
     run = summary["last_run"]
     speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
     print(f"{args.out}: {summary['count']} of {summary['requested']} images{speed}")
@@ -211,7 +211,7 @@ def cmd_train(args) -> int:
                                    ("data.workers", args.workers), ("init", args.init)) if v is not None}
     cfg = load_config(args.config, **overrides)
     out = args.out or str(Path("runs") / Path(args.config).stem)
-    result = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    result = train(cfg, out, resume=args.resume, progress=not (args.quiet or args.json))
     if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only the first process reports
         return 0
     print(f"{out}: {result['status']} at step {result['step']} (epoch {result['epoch']}); "
@@ -393,7 +393,7 @@ def cmd_detect(args) -> int:
         except ValueError as e:
             raise UserError(f"--make-data: {e}") from None
         summary = generate_composites(args.make_data, cfg,
-                                      workers=args.workers, progress=not args.quiet)
+                                      workers=args.workers, progress=not (args.quiet or args.json))
         run = summary["last_run"]
         speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
         print(f"{args.make_data}: {summary['count']} of {summary['requested']} images, {summary['hands']} hands "
@@ -407,7 +407,7 @@ def cmd_detect(args) -> int:
                                             schedule_minutes=args.schedule_minutes)
         if args.init and args.resume:
             raise UserError("--init starts a new run; --resume continues the one in --out (give one of them)")
-        result = train_detector(cfg, args.out, resume=args.resume, progress=not args.quiet)
+        result = train_detector(cfg, args.out, resume=args.resume, progress=not (args.quiet or args.json))
         print(f"{args.out}: {result['status']} at step {result['step']} on {result['device']}; "
               f"checkpoint {result['checkpoint']}"
               + (f", detector {result['model']}" if "model" in result else ""))
@@ -486,7 +486,7 @@ def cmd_handedness(args) -> int:
                             "from mobrecon detect --make-data)")
         cfg = HandednessTrainConfig(data=args.data, model=args.model, val=args.val, views=args.views, l2=args.l2,
                                     seed=args.seed, threads=args.threads)
-        result = train_handedness(cfg, args.out, progress=not args.quiet)
+        result = train_handedness(cfg, args.out, progress=not (args.quiet or args.json))
         vals = "; ".join(f"{k}: accuracy {v['accuracy']:.3f}" for k, v in result["val"].items())
         print(f"{args.out}: head {result['model']} from {result['crops']} crops, training accuracy "
               f"{result['train_accuracy']:.3f}" + (f"; {vals}" if vals else ""))
@@ -537,9 +537,52 @@ def _synth_video(args) -> int:
         raise UserError("synth --video needs --out DIR, --sequences N and --frames N")
     cfg = VideoConfig(sequences=args.sequences, frames=args.frames, fps=args.fps, seed=args.seed, size=args.size,
                       shape=args.shape_scale, photometric=not args.no_photometric)
-    summary = generate_video(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    summary = generate_video(args.out, cfg, workers=args.workers, progress=not (args.quiet or args.json))
     print(f"{args.out}: {summary['count']} frames in {cfg.sequences} sequence(s) at {cfg.fps:g} fps")
     return 0
+
+
+def cmd_label(args) -> int:
+    from mobrecon.data.labelling import collect_images, label_images
+    from mobrecon.data.real_photos import READERS
+    from mobrecon.data.teacher_process import TeacherProcess, find_teacher
+
+    if args.save_every < 1:
+        raise UserError(f"--save-every must be >= 1, got {args.save_every}")
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UserError(f"--out {out}: the labels file must end in .npz")
+    teacher_python = find_teacher(args.teacher)
+    boxes_of = None
+    if args.set:
+        if len(args.inputs) != 1 or not Path(args.inputs[0]).is_dir():
+            raise UserError(f"--set {args.set}: give the set's folder as the one input")
+        ds = READERS[args.set](args.inputs[0], split=args.split or "all")
+        root, files = ds.root.resolve(), [ds.image_path(i) for i in range(len(ds))]
+        if hasattr(ds, "normalised_boxes"):
+            boxes_of = lambda k, w, h: ds.boxes(k, w, h)[0]  # noqa: E731
+    else:
+        if args.split:
+            raise UserError("--split goes with --set")
+        root, files = collect_images(args.inputs)
+    with TeacherProcess(teacher_python, min_detection_confidence=args.min_confidence,
+                        model_complexity=args.complexity) as teacher:
+        try:
+            summary = label_images(files, root, out, teacher, boxes_of=boxes_of, save_every=args.save_every,
+                                   progress=not (args.quiet or args.json))
+        except KeyboardInterrupt:
+            print(f"mobrecon label: interrupted; what was done is in {out.stem}.partial.npz, run the same command "
+                  "again to continue", file=sys.stderr)
+            return 130
+    if args.json:
+        print(json.dumps({"out": str(out), "root": str(root), **summary}))
+    else:
+        bad = f", {len(summary['unreadable'])} unreadable" if summary["unreadable"] else ""
+        dropped = f", {summary['dropped_outside_boxes']} outside the set's boxes dropped" if boxes_of else ""
+        print(f"{out}: {summary['images']} images ({summary['new']} labelled now, {summary['reused']} from the cache); "
+              f"a hand in {summary['with_hand']}, none in {summary['no_hand']}{bad}; {summary['hands']} hands "
+              f"({summary['left']} left, {summary['right']} right){dropped}; {summary['seconds']} s")
+    return 2 if summary["unreadable"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -714,6 +757,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "each as stored and mirrored")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_handedness)
+
+    lb = sub.add_parser("label", help="label photos with the teacher (MediaPipe Hands, in .venv-teacher: "
+                        "`make teacher`): 2D keypoints, handedness, world landmarks per hand")
+    lb.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE", help="images, or folders searched for images "
+                    "(with --set: the set's folder)")
+    lb.add_argument("--out", required=True, help="the labels file (.npz) to write; a rerun continues it")
+    lb.add_argument("--set", choices=("closeups", "signers", "hagrid"), help="read the input as this real photo "
+                    "set (signers: only hands inside the set's boxes are kept)")
+    lb.add_argument("--split", help="with --set: the split to label (default: all)")
+    lb.add_argument("--teacher", help="the teacher environment's python (default: $MOBRECON_TEACHER, else "
+                    ".venv-teacher/bin/python)")
+    lb.add_argument("--min-confidence", type=float, default=0.3, help="MediaPipe's min_detection_confidence")
+    lb.add_argument("--complexity", type=int, default=1, choices=(0, 1), help="MediaPipe's model_complexity")
+    lb.add_argument("--save-every", type=int, default=100, help="save the partial file after this many images")
+    lb.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    lb.add_argument("--quiet", action="store_true", help="no progress bar")
+    lb.set_defaults(func=cmd_label)
     return p
 
 
