@@ -195,7 +195,7 @@ def cmd_synth(args) -> int:
                       shard_size=args.shard_size, jitter=not args.no_jitter, splay=args.splay,
                       shape=args.shape_scale, occluder_prob=args.occluders,
                       photometric=not args.no_photometric)
-    summary = generate(args.out, cfg, workers=args.workers, progress=not (args.quiet or args.json))
+    summary = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
     run = summary["last_run"]
     speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
     print(f"{args.out}: {summary['count']} of {summary['requested']} images{speed}")
@@ -211,7 +211,7 @@ def cmd_train(args) -> int:
                                    ("data.workers", args.workers), ("init", args.init)) if v is not None}
     cfg = load_config(args.config, **overrides)
     out = args.out or str(Path("runs") / Path(args.config).stem)
-    result = train(cfg, out, resume=args.resume, progress=not (args.quiet or args.json))
+    result = train(cfg, out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only the first process reports
         return 0
     print(f"{out}: {result['status']} at step {result['step']} (epoch {result['epoch']}); "
@@ -393,7 +393,7 @@ def cmd_detect(args) -> int:
         except ValueError as e:
             raise UserError(f"--make-data: {e}") from None
         summary = generate_composites(args.make_data, cfg,
-                                      workers=args.workers, progress=not (args.quiet or args.json))
+                                      workers=args.workers, progress=not args.quiet)
         run = summary["last_run"]
         speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
         print(f"{args.make_data}: {summary['count']} of {summary['requested']} images, {summary['hands']} hands "
@@ -407,7 +407,7 @@ def cmd_detect(args) -> int:
                                             schedule_minutes=args.schedule_minutes)
         if args.init and args.resume:
             raise UserError("--init starts a new run; --resume continues the one in --out (give one of them)")
-        result = train_detector(cfg, args.out, resume=args.resume, progress=not (args.quiet or args.json))
+        result = train_detector(cfg, args.out, resume=args.resume, progress=not args.quiet)
         print(f"{args.out}: {result['status']} at step {result['step']} on {result['device']}; "
               f"checkpoint {result['checkpoint']}"
               + (f", detector {result['model']}" if "model" in result else ""))
@@ -486,7 +486,7 @@ def cmd_handedness(args) -> int:
                             "from mobrecon detect --make-data)")
         cfg = HandednessTrainConfig(data=args.data, model=args.model, val=args.val, views=args.views, l2=args.l2,
                                     seed=args.seed, threads=args.threads)
-        result = train_handedness(cfg, args.out, progress=not (args.quiet or args.json))
+        result = train_handedness(cfg, args.out, progress=not args.quiet)
         vals = "; ".join(f"{k}: accuracy {v['accuracy']:.3f}" for k, v in result["val"].items())
         print(f"{args.out}: head {result['model']} from {result['crops']} crops, training accuracy "
               f"{result['train_accuracy']:.3f}" + (f"; {vals}" if vals else ""))
@@ -537,7 +537,7 @@ def _synth_video(args) -> int:
         raise UserError("synth --video needs --out DIR, --sequences N and --frames N")
     cfg = VideoConfig(sequences=args.sequences, frames=args.frames, fps=args.fps, seed=args.seed, size=args.size,
                       shape=args.shape_scale, photometric=not args.no_photometric)
-    summary = generate_video(args.out, cfg, workers=args.workers, progress=not (args.quiet or args.json))
+    summary = generate_video(args.out, cfg, workers=args.workers, progress=not args.quiet)
     print(f"{args.out}: {summary['count']} frames in {cfg.sequences} sequence(s) at {cfg.fps:g} fps")
     return 0
 
