@@ -543,7 +543,7 @@ def _synth_video(args) -> int:
 
 
 def cmd_label(args) -> int:
-    from mobrecon.data.labelling import collect_images, label_images
+    from mobrecon.data.labelling import collect_images, label_images, previous_labels
     from mobrecon.data.real_photos import READERS
     from mobrecon.data.teacher_process import TeacherProcess, find_teacher
 
@@ -552,8 +552,7 @@ def cmd_label(args) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UserError(f"--out {out}: the labels file must end in .npz")
-    teacher_python = find_teacher(args.teacher)
-    boxes_of = None
+    boxes_of, one_hand = None, False
     if args.set:
         if len(args.inputs) != 1 or not Path(args.inputs[0]).is_dir():
             raise UserError(f"--set {args.set}: give the set's folder as the one input")
@@ -561,14 +560,17 @@ def cmd_label(args) -> int:
         root, files = ds.root.resolve(), [ds.image_path(i) for i in range(len(ds))]
         if hasattr(ds, "normalised_boxes"):
             boxes_of = lambda k, w, h: ds.boxes(k, w, h)[0]  # noqa: E731
+        one_hand = ds.ONE_HAND
     else:
         if args.split:
             raise UserError("--split goes with --set")
         root, files = collect_images(args.inputs)
+    previous_labels(out, root, files)  # another image set's file: refused before the teacher starts
+    teacher_python = find_teacher(args.teacher)
     with TeacherProcess(teacher_python, min_detection_confidence=args.min_confidence,
                         model_complexity=args.complexity) as teacher:
         try:
-            summary = label_images(files, root, out, teacher, boxes_of=boxes_of, save_every=args.save_every,
+            summary = label_images(files, root, out, teacher, boxes_of=boxes_of, one_hand=one_hand, save_every=args.save_every,
                                    progress=not (args.quiet or args.json))
         except KeyboardInterrupt:
             print(f"mobrecon label: interrupted; what was done is in {out.stem}.partial.npz, run the same command "
@@ -578,7 +580,7 @@ def cmd_label(args) -> int:
         print(json.dumps({"out": str(out), "root": str(root), **summary}))
     else:
         bad = f", {len(summary['unreadable'])} unreadable" if summary["unreadable"] else ""
-        dropped = f", {summary['dropped_outside_boxes']} outside the set's boxes dropped" if boxes_of else ""
+        dropped = f", {summary['dropped']} dropped by the set's rule" if boxes_of or one_hand else ""
         print(f"{out}: {summary['images']} images ({summary['new']} labelled now, {summary['reused']} from the cache); "
               f"a hand in {summary['with_hand']}, none in {summary['no_hand']}{bad}; {summary['hands']} hands "
               f"({summary['left']} left, {summary['right']} right){dropped}; {summary['seconds']} s")
@@ -764,7 +766,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(with --set: the set's folder)")
     lb.add_argument("--out", required=True, help="the labels file (.npz) to write; a rerun continues it")
     lb.add_argument("--set", choices=("closeups", "signers", "hagrid"), help="read the input as this real photo "
-                    "set (signers: only hands inside the set's boxes are kept)")
+                    "set (signers: only the hand nearest each of the set's boxes is kept; closeups: only the "
+                    "largest hand, the set having one per photo)")
     lb.add_argument("--split", help="with --set: the split to label (default: all)")
     lb.add_argument("--teacher", help="the teacher environment's python (default: $MOBRECON_TEACHER, else "
                     ".venv-teacher/bin/python)")

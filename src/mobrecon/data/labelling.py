@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mobrecon.data.mediapipe_hands import convert_hands, empty_hands, inside_set_boxes, select, BOX_WIDEN
+from mobrecon.data.mediapipe_hands import BOX_WIDEN, convert_hands, empty_hands, inside_set_boxes, largest, select
 from mobrecon.data.teacher_labels import (STATUS_LABELLED, STATUS_UNREADABLE, ImageRecord, TeacherLabels, assemble,
                                           load_labels, save_labels)
 
@@ -71,48 +71,58 @@ def sha1_file(path: Path) -> str | None:
         return None
 
 
-def describe(teacher: str, widen: float | None) -> str:
-    """The ``teacher`` string stored in the file: the teacher's settings and the box rule if used."""
-    return teacher + (f" keep=nearest-in-set-box(widen={widen:g})" if widen is not None else "")
+def describe(teacher: str, widen: float | None, one_hand: bool = False) -> str:
+    """The ``teacher`` string stored in the file: the teacher's settings and the keep rule if any."""
+    return teacher + (f" keep=nearest-in-set-box(widen={widen:g})" if widen is not None else "") + \
+        (" keep=largest-hand" if one_hand else "")
 
 
-def _previous(out: Path, root: Path, rel: list[str], sha1: list[str | None], teacher: str) -> TeacherLabels | None:
-    """The partial or finished file to resume from, checked against these images and this teacher."""
-    for path in (partial_path(out), out):
-        if path.is_file():
-            try:
-                prev = load_labels(path)
-            except ValueError as e:
-                raise LabelsMismatch(f"{e}; remove it or choose another --out") from None
-            if prev.teacher != teacher:
-                raise LabelsMismatch(f"{path}: made with another teacher setting ({prev.teacher!r}, now {teacher!r}); "
-                                     "remove it or choose another --out")
-            ours = {f: s for f, s in zip(rel, sha1)}
-            theirs = dict(zip((str(f) for f in prev.files), (str(s) for s in prev.arrays["sha1"])))
-            if Path(str(prev.arrays["root"])) != root:
-                raise LabelsMismatch(f"{path}: labels of images under {prev.arrays['root']}, not {root} "
-                                     "(another image set?); remove it or choose another --out")
-            changed = [f for f, s in theirs.items() if f in ours and ours[f] is not None and ours[f] != s]
-            if changed:
-                raise LabelsMismatch(f"{path}: made from other images ({root / changed[0]} has another sha1, "
-                                     f"{len(changed)} file(s) differ); remove it or choose another --out")
-            return prev
+def previous_labels(out: Path, root: Path, files: Sequence[Path], teacher: str | None = None,
+                    sha1: Sequence[str | None] | None = None) -> TeacherLabels | None:
+    """The partial or finished file to resume from (None if neither exists), checked against these
+    images (same root, no file whose bytes changed) and, if given, this ``teacher`` description.
+    Raises :class:`LabelsMismatch` naming the file and what differs."""
+    root = Path(root).resolve()
+    rel = [Path(f).resolve().relative_to(root).as_posix() for f in files]
+    sha1 = [sha1_file(f) for f in files] if sha1 is None else sha1
+    for path in (partial_path(out), Path(out)):
+        if not path.is_file():
+            continue
+        try:
+            prev = load_labels(path)
+        except ValueError as e:
+            raise LabelsMismatch(f"{e}; remove it or choose another --out") from None
+        if Path(str(prev.arrays["root"])) != root:
+            raise LabelsMismatch(f"{path}: labels of images under {prev.arrays['root']}, not {root} "
+                                 "(another image set?); remove it or choose another --out")
+        ours = dict(zip(rel, sha1))
+        theirs = dict(zip((str(f) for f in prev.files), (str(s) for s in prev.arrays["sha1"])))
+        changed = [f for f, s in theirs.items() if f in ours and ours[f] is not None and ours[f] != s]
+        if changed:
+            raise LabelsMismatch(f"{path}: made from other images ({root / changed[0]} has another sha1, "
+                                 f"{len(changed)} file(s) differ); remove it or choose another --out")
+        if teacher is not None and prev.teacher != teacher:
+            raise LabelsMismatch(f"{path}: made with another teacher setting ({prev.teacher!r}, now {teacher!r}); "
+                                 "remove it or choose another --out")
+        return prev
     return None
 
 
 def label_images(files: Sequence[Path], root: Path, out: Path, teacher, boxes_of: Callable | None = None,
-                 widen: float = BOX_WIDEN, save_every: int = 100, progress: bool = True,
+                 widen: float = BOX_WIDEN, one_hand: bool = False, save_every: int = 100, progress: bool = True,
                  report: Callable[[str], None] | None = None) -> dict:
     """Label ``files`` (under ``root``) with ``teacher`` into the labels file ``out``.
 
     Args:
         boxes_of: for sets with their own hand boxes, ``boxes_of(k, width, height)`` -> (B, 4)
             pixel boxes of file ``k``; then only the hands :func:`inside_set_boxes` keeps are stored.
+        one_hand: for sets of one hand per photo: keep only the hand with the largest box (:func:`largest`).
         save_every: save the partial file after this many newly labelled images.
         report: called with one line per unreadable image (default: written to stderr).
 
     Returns a summary: ``images``, ``with_hand``, ``no_hand``, ``unreadable`` (list of paths),
-    ``hands``, ``left``, ``right``, ``dropped_outside_boxes``, ``new``, ``reused``, ``seconds``.
+    ``hands``, ``left``, ``right``, ``dropped`` (by the keep rules, this run), ``new``, ``reused``,
+    ``seconds``, ``images_with_two_hands``, ``mean_score``.
     """
     from tqdm import tqdm
 
@@ -121,8 +131,8 @@ def label_images(files: Sequence[Path], root: Path, out: Path, teacher, boxes_of
     t0 = time.perf_counter()
     rel = [Path(f).resolve().relative_to(root).as_posix() for f in files]
     sha1 = [sha1_file(f) for f in files]
-    desc = describe(teacher.teacher, widen if boxes_of is not None else None)
-    prev = _previous(out, root, rel, sha1, desc)
+    desc = describe(teacher.teacher, widen if boxes_of is not None else None, one_hand)
+    prev = previous_labels(out, root, files, desc, sha1)
     cache: dict[str, ImageRecord] = {}
     if prev is not None:
         for r in prev.records():
@@ -153,6 +163,10 @@ def label_images(files: Sequence[Path], root: Path, out: Path, teacher, boxes_of
                         keep = inside_set_boxes(hands["box"], boxes_of(k, raw["width"], raw["height"]))
                         dropped += len(hands["hand"]) - len(keep)
                         hands = select(hands, keep)
+                    if one_hand:
+                        keep = largest(hands["box"])
+                        dropped += len(hands["hand"]) - len(keep)
+                        hands = select(hands, keep)
                     records[k] = ImageRecord(rel[k], sha1[k], (int(raw["width"]), int(raw["height"])),
                                              STATUS_LABELLED, hands)
                 else:
@@ -179,7 +193,7 @@ def label_images(files: Sequence[Path], root: Path, out: Path, teacher, boxes_of
     return {"images": len(files), "with_hand": int(((a["status"] == STATUS_LABELLED) & (a["n_hands"] > 0)).sum()),
             "no_hand": int(((a["status"] == STATUS_LABELLED) & (a["n_hands"] == 0)).sum()),
             "unreadable": unreadable, "hands": int(len(a["hand"])), "left": int((a["hand"] == "left").sum()),
-            "right": int((a["hand"] == "right").sum()), "dropped_outside_boxes": dropped, "new": new,
+            "right": int((a["hand"] == "right").sum()), "dropped": dropped, "new": new,
             "reused": reused, "seconds": round(time.perf_counter() - t0, 1),
             "images_with_two_hands": int((a["n_hands"] >= 2).sum()), "mean_score": float(np.mean(a["score"]))
             if len(a["score"]) else None}

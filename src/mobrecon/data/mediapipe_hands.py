@@ -134,3 +134,12 @@ def inside_set_boxes(hand_boxes: np.ndarray, set_boxes: np.ndarray, widen: float
         if len(cand):
             keep.add(int(cand[np.argmin(dist[cand, b])]))
     return np.array(sorted(keep), np.int64)
+
+
+def largest(hand_boxes: np.ndarray) -> np.ndarray:
+    """(1,) int64 index of the hand with the largest keypoint box ((0,) when there is none): the rule
+    for sets of one hand per photo, where a second teacher hand is a spurious detection."""
+    hb = np.asarray(hand_boxes, np.float64).reshape(-1, 4)
+    if not len(hb):
+        return np.zeros(0, np.int64)
+    return np.array([int(np.argmax(np.prod(hb[:, 2:] - hb[:, :2], axis=1)))], np.int64)

@@ -94,6 +94,7 @@ class RealPhotoSet(Dataset):
 
     name = ""
     SPLITS: tuple[str, ...] = ()
+    ONE_HAND = False  # one hand per photo: labelling keeps only the teacher's largest hand
 
     def __init__(self, root: str | Path, split: str = "train", labels: str | Path | TeacherLabels | None = None):
         self.root = Path(root)
@@ -209,6 +210,7 @@ class CloseUps(RealPhotoSet):
 
     name = "closeups"
     SPLITS = ("train", "test", "all")
+    ONE_HAND = True
 
     def _split_files(self, split: str) -> list[str]:
         on_disk = [p.relative_to(self.root).as_posix() for p in list_images(self.root / "Dataset")] \
