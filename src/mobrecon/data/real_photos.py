@@ -3,17 +3,12 @@
 Each reader takes the set's folder (nothing is copied into the repo) and a split; the held-out
 split of each set is a committed file list under ``mobrecon/data/splits/``:
 
-==================  =====================  ===================================================
-reader              folder                 splits
-==================  =====================  ===================================================
-:class:`CloseUps`   sign-language-digits/  ``train``, ``test`` (``splits/closeups_test.txt``:
-                    (``Dataset/0..9/``)    whole people, 413 photos = 20 %), ``all``
-:class:`SignerFrames` rf100-hand-gestures/ ``train``, ``valid``, ``test`` (the set's own;
-                    (``*/images``,         ``splits/signers_test.txt``), ``all``
-                    ``*/labels``)
-:class:`HagridSamples` hagrid-samples/     ``test`` only (= ``all``; ``splits/hagrid_test.txt``):
-                    (``call/`` ...)        evaluation only, a training split is refused
-==================  =====================  ===================================================
+- :class:`CloseUps` (``sign-language-digits/``, photos in ``Dataset/0`` .. ``Dataset/9``): splits
+  ``train``, ``test`` (``splits/closeups_test.txt``: whole people, 413 photos = 20 %), ``all``;
+- :class:`SignerFrames` (``rf100-hand-gestures/``, ``{train,valid,test}/images`` and ``/labels``):
+  the set's own ``train``, ``valid``, ``test`` (also committed: ``splits/signers_test.txt``), ``all``;
+- :class:`HagridSamples` (``hagrid-samples/``, ``call/``, ``four/``, ...): ``test`` only (= ``all``,
+  ``splits/hagrid_test.txt``), evaluation only: a training split is refused.
 
 ``ds[i]`` is an image-level dict:
 
@@ -54,10 +49,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 from torch.utils.data import Dataset
 
 from mobrecon.data.mediapipe_hands import empty_hands
 from mobrecon.data.teacher_labels import STATUS_LABELLED, TeacherLabels, load_labels
+from mobrecon.io_utils import atomic_write_text
 
 SPLIT_DIR = Path(__file__).resolve().parent / "splits"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -287,8 +284,6 @@ class SignerFrames(RealPhotoSet):
         """The ``names:`` list of ``data.yaml`` (class index -> name), or the indices as text."""
         path = self.root / "data.yaml"
         if path.is_file():
-            import yaml
-
             names = (yaml.safe_load(path.read_text()) or {}).get("names")
             if isinstance(names, list):
                 return [str(n) for n in names]
@@ -361,8 +356,6 @@ def detect_real_set(root: str | Path) -> str | None:
 
 def write_split_lists(realdata: Path) -> list[Path]:
     """(Re)write the committed split lists from the sets under ``realdata`` (run once; committed)."""
-    from mobrecon.io_utils import atomic_write_text
-
     out = []
     closeups = realdata / FOLDERS["closeups"]
     files = [p.relative_to(closeups).as_posix() for p in list_images(closeups / "Dataset")]
