@@ -570,8 +570,8 @@ def cmd_label(args) -> int:
     with TeacherProcess(teacher_python, min_detection_confidence=args.min_confidence,
                         model_complexity=args.complexity) as teacher:
         try:
-            summary = label_images(files, root, out, teacher, boxes_of=boxes_of, one_hand=one_hand, save_every=args.save_every,
-                                   progress=not (args.quiet or args.json))
+            summary = label_images(files, root, out, teacher, boxes_of=boxes_of, one_hand=one_hand,
+                                   save_every=args.save_every, progress=not (args.quiet or args.json))
         except KeyboardInterrupt:
             print(f"mobrecon label: interrupted; what was done is in {out.stem}.partial.npz, run the same command "
                   "again to continue", file=sys.stderr)
