@@ -456,6 +456,8 @@ class Predictor:
         return p
 
     def _finish(self, p: dict, out: dict) -> HandResult:
+        if not all(np.isfinite(out[k]).all() for k in ("joints2d", "joints3d", "vertices")):
+            raise ValueError("the network's outputs are non-finite (inf or NaN); nothing to place in the camera")
         h = uncrop_hand(out["joints2d"], out["joints3d"], out["vertices"],
                         crop_matrix(p["net_crop"], self.input_size), p["net_K"])
         j2, rel_j, rel_v, root = h["joints2d"], h["joints3d_rel"], h["vertices_rel"], h["root"]
