@@ -280,6 +280,9 @@ def _video_frames(source: Path, report: dict | None = None):
             report["frames_read"] = i + 1
             yield p.stem, img
         return
+    # FFmpeg's own messages about a damaged stream would go to stderr beside ours: quiet it
+    # (read when the first capture is made; a user's own setting is kept)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cap = cv2.VideoCapture(str(source))
     if not cap.isOpened():
         raise UserError(f"--video {source}: cannot open it as a video")
