@@ -289,10 +289,15 @@ def test_a_signal_writes_a_checkpoint_and_resume_goes_on(synth_set, tmp_path, ho
     assert p.returncode == 130, err
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] >= 2 and "interrupted" in log.read_text()
+    assert not (run / "model.pt").exists()  # an interrupted run is not a finished model
+    (run / ".last.pt.k9k9.tmp").write_bytes(b"\0" * 64)  # as a kill -9 during a checkpoint write leaves
     r = _run_cli(["train", "--config", str(cfg), "--out", str(run), "--resume", "--max-steps", str(ck["step"] + 1),
                   "--quiet"])
     assert r.returncode == 0, r.stderr
     assert torch.load(run / "last.pt", weights_only=True)["step"] == ck["step"] + 1
+    assert (run / "model.pt").is_file() and not list(run.glob(".last.pt.*"))
+    steps = [json.loads(x)["step"] for x in log.read_text().splitlines() if "total" in x]
+    assert steps == sorted(set(steps))  # no step logged twice
 
 
 def test_torchrun_two_processes_gloo(synth_set, tmp_path):

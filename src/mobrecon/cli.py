@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -258,25 +259,34 @@ def _parse_numbers(text: str, n: int, flag: str) -> list[float]:
     return vals
 
 
-def _video_frames(source: Path):
-    """Frames (RGB) of a video file or of a folder of images (sorted by name)."""
+def _video_frames(source: Path, report: dict | None = None):
+    """Frames (RGB) of a video file or of a folder of images (sorted by name). ``report`` gets
+    ``frames_read`` and, for a file, ``frames_listed`` (the container's frame count)."""
     import cv2
 
     from mobrecon.infer.calibration import IMAGE_SUFFIXES
+    from mobrecon.infer.predictor import read_image
 
+    report = {} if report is None else report
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise UserError(f"--video {source}: the folder holds no images")
-        for p in files:
-            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None:
-                raise UserError(f"--video {p}: not an image")
-            yield p.stem, img[:, :, ::-1].copy()
+        for i, p in enumerate(files):
+            try:
+                img = read_image(p)
+            except ValueError as e:
+                raise UserError(f"--video {e}") from None
+            report["frames_read"] = i + 1
+            yield p.stem, img
         return
+    # FFmpeg's own messages about a damaged stream would go to stderr beside ours: quiet it
+    # (read when the first capture is made; a user's own setting is kept)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cap = cv2.VideoCapture(str(source))
     if not cap.isOpened():
         raise UserError(f"--video {source}: cannot open it as a video")
+    report["frames_listed"] = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
     i = 0
     try:
         while True:
@@ -285,6 +295,7 @@ def _video_frames(source: Path):
                 break
             yield f"frame_{i:06d}", img[:, :, ::-1].copy()
             i += 1
+            report["frames_read"] = i
     finally:
         cap.release()
     if i == 0:
@@ -297,8 +308,24 @@ def _image_error(command: str, path, e: Exception) -> str:
     return f"mobrecon {command}: error: {msg}"
 
 
+def _write_error(path, out: Path, e: OSError) -> str:
+    """The one line for an image whose outputs could not be written."""
+    return f"mobrecon reconstruct: error: {path}: could not write its outputs into {out} ({e.strerror or e})"
+
+
+def _usable_out(out: Path) -> Path:
+    """--out checked before anything is loaded: a folder this process can write into."""
+    from mobrecon.io_utils import check_output_dir
+
+    try:
+        return check_output_dir(out)
+    except ValueError as e:
+        raise UserError(f"--out {e}") from None
+
+
 def cmd_reconstruct(args) -> int:
-    from mobrecon.infer.predictor import load, read_image
+    from mobrecon.infer.predictor import load
+    from mobrecon.io_utils import folder_lock
 
     if not args.images and not args.video:
         raise UserError("give one or more IMAGE files, or --video FILE_OR_FOLDER")
@@ -306,20 +333,31 @@ def cmd_reconstruct(args) -> int:
     K = _parse_numbers(args.K, 4, "--K") if args.K else None
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise UserError(f"--threshold must lie in [0, 1], got {args.threshold}")
-    detector = None if args.no_detect else (args.detector or "auto")
-    predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector,
-                     handedness=args.handedness or "auto")
-    out = Path(args.out)
-    from mobrecon.infer.outputs import write_outputs
+    if args.video and not Path(args.video).exists():
+        raise UserError(f"--video {args.video}: no such file or folder")
+    out = _usable_out(Path(args.out))
+    with folder_lock(out, "mobrecon run"):  # a second run into this folder meanwhile is refused
+        detector = None if args.no_detect else (args.detector or "auto")
+        predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector,
+                         handedness=args.handedness or "auto")
+        if args.video:
+            return _reconstruct_video(args, predictor, box, K, out)
+        return _reconstruct_images(args, predictor, box, K, out)
+
+
+def _reconstruct_images(args, predictor, box, K, out: Path) -> int:
+    """Each image's outputs as one set, all or nothing; a bad image or a failed write is one
+    line on stderr and the others are still done."""
+    from tqdm import tqdm
+
+    from mobrecon.infer.outputs import render_outputs
+    from mobrecon.infer.predictor import read_image
+    from mobrecon.io_utils import write_file_set
     from mobrecon.viz.render import MeshRenderer
 
-    failures = no_hand = 0
+    failures = no_hand = replaced = 0
+    used: set[str] = set()
     with MeshRenderer() as renderer:
-        if args.video:
-            return _reconstruct_video(args, predictor, box, K, out, renderer)
-        from tqdm import tqdm
-
-        used: set[str] = set()
         for path in tqdm(args.images, unit="image", disable=args.quiet or len(args.images) < 2):
             name = Path(path).stem
             while name in used:  # two inputs with the same name: keep both
@@ -330,6 +368,10 @@ def cmd_reconstruct(args) -> int:
                     results = predictor.predict_hands(image, K=K, threshold=args.threshold, hand=args.hand)
                 else:
                     results = [predictor.predict(image, box=box, K=K, hand=args.hand)]
+                files = {}  # one hand: NAME.*; several: NAME_hand0.*, NAME_hand1.*, ...
+                for i, result in enumerate(results):
+                    stem = name if len(results) == 1 else f"{name}_hand{i}"
+                    files.update(render_outputs(out, stem, image, result, renderer))
             except (FileNotFoundError, ValueError) as e:
                 tqdm.write(_image_error("reconstruct", path, e), file=sys.stderr)
                 failures += 1
@@ -337,42 +379,73 @@ def cmd_reconstruct(args) -> int:
             used.add(name)
             if not results:
                 no_hand += 1
-                tqdm.write(f"{path}: no hand found by the detector (nothing written; pass --box to place the "
-                           "crop, or --no-detect to use the whole image)")
-                continue
-            for i, result in enumerate(results):  # one hand: NAME.*; several: NAME_hand0.*, NAME_hand1.*, ...
-                stem = name if len(results) == 1 else f"{name}_hand{i}"
-                paths = write_outputs(out, stem, image, result, renderer)
                 if not args.quiet:
-                    side = f" ({result.extra['handedness']} hand)" if "handedness" in result.extra else ""
-                    tqdm.write(f"{path}{side} -> {', '.join(p.name for p in paths)}")
+                    tqdm.write(f"{path}: no hand found by the detector (nothing written; pass --box to place the "
+                               "crop, or --no-detect to use the whole image)")
+                continue
+            earlier = [p for p in files if p.exists()]
+            try:
+                paths = write_file_set(files)
+            except OSError as e:
+                tqdm.write(_write_error(path, out, e), file=sys.stderr)
+                failures += 1
+                continue
+            replaced += bool(earlier)
+            if not args.quiet:
+                sides = [r.extra["handedness"] for r in results if "handedness" in r.extra]
+                side = f" ({', '.join(sides)} hand{'s' * (len(sides) > 1)})" if sides else ""
+                again = " (replacing an earlier run's files)" if earlier else ""
+                tqdm.write(f"{path}{side} -> {', '.join(p.name for p in paths)}{again}")
     done = len(args.images) - failures - no_hand
     extra = f"; no hand found in {no_hand}" if no_hand else ""
+    extra += f"; replaced the earlier outputs of {replaced}" if replaced else ""
+    extra += f"; {failures} failed" if failures else ""
     print(f"{out}: reconstructed {done} of {len(args.images)} image(s){extra}")
     return 2 if failures else 0
 
 
-def _reconstruct_video(args, predictor, box, K, out: Path, renderer) -> int:
+def _reconstruct_video(args, predictor, box, K, out: Path) -> int:
+    """The per-frame JSON (and overlays) and video.json, written as one set at the end; a
+    video that ends before the frame count its container lists is an error line (exit 2)
+    after the frames read are done."""
+    from PIL import Image
+
     from mobrecon.infer.outputs import overlay
-    from mobrecon.io_utils import atomic_write_png, atomic_write_text
+    from mobrecon.io_utils import write_file_set
+    from mobrecon.viz.render import MeshRenderer
 
     source = Path(args.video)
-    if not source.exists():
-        raise UserError(f"--video {source}: no such file or folder")
-    names, frames = [], []
-    for name, frame in _video_frames(source):
+    names, frames, read = [], [], {}
+    for name, frame in _video_frames(source, read):
         names.append(name)
         frames.append(frame)
     results, report = predictor.predict_video(frames, box=box, K=K, fps=args.fps, hand=args.hand)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame, r in zip(names, frames, results):
-        atomic_write_text(out / f"{name}.json", json.dumps({"name": name, **r.to_dict()}) + "\n")
-        if args.overlays:
-            atomic_write_png(out / f"{name}_overlay.png", overlay(frame, r, renderer))
-    atomic_write_text(out / "video.json", json.dumps({"source": str(source), **report}, indent=1) + "\n")
+    listed = read.get("frames_listed", 0)
+    short = listed and read["frames_read"] + 1 < listed  # more than one frame short of the container's count
+    if short:
+        report["frames_listed"] = listed
+    files = {}
+    with MeshRenderer() as renderer:
+        for name, frame, r in zip(names, frames, results):
+            text = json.dumps({"name": name, **r.to_dict()}, allow_nan=False) + "\n"
+            files[out / f"{name}.json"] = lambda tmp, text=text: tmp.write_text(text)
+            if args.overlays:
+                rgb = overlay(frame, r, renderer)
+                files[out / f"{name}_overlay.png"] = lambda tmp, rgb=rgb: Image.fromarray(rgb).save(tmp, format="PNG")
+    summary = json.dumps({"source": str(source), **report}, indent=1) + "\n"
+    files[out / "video.json"] = lambda tmp: tmp.write_text(summary)
+    try:
+        write_file_set(files)
+    except OSError as e:
+        raise UserError(f"--video {source}: could not write the outputs into {out} ({e.strerror or e})") from None
     print(f"{out}: {report['frames']} frames; acceleration of the outputs: "
           f"{report.get('accel2d_px_s2', float('nan')):.1f} px/s^2 (2D), "
           f"{report.get('accel3d_mm_s2', float('nan')):.1f} mm/s^2 (3D, wrist-relative)")
+    if short:
+        print(f"mobrecon reconstruct: error: --video {source}: only {read['frames_read']} of the {listed} frames "
+              "its container lists could be read (a truncated or damaged file?); those frames are done",
+              file=sys.stderr)
+        return 2
     return 0
 
 
@@ -784,8 +857,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"mobrecon {args.command}: error: {e}", file=sys.stderr)
+    except (UserError, OSError, ValueError, RuntimeError, pickle.UnpicklingError) as e:
+        # OSError: a file that cannot be read or written (FileNotFoundError among them);
+        # UnpicklingError: a refused pickle (a global outside the allow-list)
+        print(f"mobrecon {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
 
 

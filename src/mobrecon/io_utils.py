@@ -1,4 +1,8 @@
-"""Atomic file writes: a temp file in the destination folder, then a rename, so nothing half-written is left."""
+"""Atomic file writes: a temp file in the destination folder, then a rename, so nothing half-written is left.
+
+Also: sets of files written all or nothing (:func:`write_file_set`), the check that an output
+folder can be written (:func:`check_output_dir`) and a per-folder lock so that two runs never
+write into one folder at once (:func:`folder_lock`)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+
+LOCK_NAME = ".mobrecon.lock"  # the per-folder lock file of folder_lock
 
 
 @contextmanager
@@ -58,3 +65,87 @@ def atomic_write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_file_set(writers: dict[str | os.PathLike, Callable[[Path], None]]) -> list[Path]:
+    """Write a set of files all or nothing: ``writers`` maps each destination to a function
+    that writes the file's bytes to the temp path it is given. Every file goes to a temp name
+    beside its destination first; only when all are written (and on disk) are they renamed into
+    place. If anything fails (a full disk, a render error), the temp files and any of the set
+    already renamed are removed and the error is raised: no partial set is left."""
+    temps: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for dest, write in writers.items():
+            dest = Path(dest)
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=dest.suffix, dir=dest.parent)
+            os.close(fd)
+            temps.append((Path(tmp), dest))
+            os.chmod(tmp, 0o644)
+            write(Path(tmp))
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        for tmp, dest in temps:
+            os.replace(tmp, dest)
+            placed.append(dest)
+    except BaseException:
+        for tmp, dest in temps:
+            for p in (tmp, dest) if dest in placed else (tmp,):
+                try:
+                    os.remove(p)
+                except OSError:
+                    pass
+        raise
+    return [dest for _, dest in temps]
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Make sure ``path`` is a folder this process can write into (creating it if needed);
+    raises ValueError with one line saying what is wrong (a file, not writable, no space)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            os.remove(probe)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write into this folder ({e.strerror or e})") from None
+    return path
+
+
+class FolderInUse(ValueError):
+    """Another process holds the folder's lock."""
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike, what: str = "run"):
+    """Hold an exclusive lock on ``folder`` (its ``.mobrecon.lock`` file) for the ``with``
+    block, so that two runs never write into one folder at once. The lock is the kernel's
+    (``flock``): it goes away with the process, even after kill -9. Raises :class:`FolderInUse`
+    at once (no waiting) when another process holds it."""
+    import fcntl
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fh = open(folder / LOCK_NAME, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise FolderInUse(f"{folder}: in use by another {what} ({holder}); wait for it to end or choose "
+                              "another output folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        yield folder
+    finally:
+        fh.close()  # closing the file releases the lock
+

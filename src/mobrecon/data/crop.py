@@ -106,20 +106,48 @@ def invert_affine(M: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(np.asarray(M, np.float64))
 
 
+BLUR_SIGMA_MAX = 6.0  # wider pre-blurs shrink the image by area averaging first (see crop_image)
+
+
 def crop_image(image: np.ndarray, box: CropBox, out_size: int, interpolation: int = cv2.INTER_LINEAR,
                border_value=0) -> np.ndarray:
-    """(H, W[, C]) image -> (S, S[, C]) crop; outside the image filled with ``border_value``."""
+    """(H, W[, C]) image -> (S, S[, C]) crop; outside the image filled with ``border_value``.
+
+    A window much larger than ``out_size`` is pre-blurred in proportion (as a resize with area
+    averaging would) to avoid aliasing. Only the part of the image the window covers is
+    blurred, so the work is bounded by the image whatever the window's size; where the blur
+    would be wider than ``BLUR_SIGMA_MAX`` pixels, that part is first shrunk by area averaging
+    (a huge photo, or a window far larger than the image, stays fast)."""
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"empty image of shape {image.shape}")
-    if box.side <= 0:
-        raise ValueError(f"crop side must be positive, got {box.side}")
+    if not (box.side > 0 and math.isfinite(box.side) and math.isfinite(box.cx) and math.isfinite(box.cy)):
+        raise ValueError(f"crop side must be positive and the window finite, got {box}")
     M = crop_matrix(box, out_size)
-    # Large down-scaling aliases; pre-blur in proportion, as a resize with area averaging would.
     scale = out_size / box.side
-    src = image
-    if scale < 0.5 and interpolation != cv2.INTER_NEAREST:
-        sigma = 0.5 / scale * 0.6
-        src = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    if scale >= 0.5 or interpolation == cv2.INTER_NEAREST:
+        return cv2.warpAffine(image, M, (out_size, out_size), flags=interpolation,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+    # Large down-scaling aliases; pre-blur in proportion, as a resize with area averaging would.
+    sigma = 0.5 / scale * 0.6
+    h, w = image.shape[:2]
+    reach = box.side * math.sqrt(0.5) + 4 * sigma + 2  # the turned window, the blur's and the interpolation's reach
+    x0, x1 = max(0, math.floor(box.cx - reach)), min(w, math.ceil(box.cx + reach) + 1)
+    y0, y1 = max(0, math.floor(box.cy - reach)), min(h, math.ceil(box.cy + reach) + 1)
+    if x0 >= x1 or y0 >= y1:  # the window misses the image
+        return cv2.warpAffine(image[:1, :1], M, (out_size, out_size), flags=interpolation,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+    src = image[y0:y1, x0:x1]
+    M = M.copy()
+    M[:, 2] += M[:, :2] @ np.array([x0, y0], np.float64)  # coordinates of the cut-out part
+    if sigma > BLUR_SIGMA_MAX:  # shrink by area averaging first, then blur what is left
+        k = sigma / BLUR_SIGMA_MAX
+        sw, sh = max(1, math.ceil(src.shape[1] / k)), max(1, math.ceil(src.shape[0] / k))
+        fx, fy = sw / src.shape[1], sh / src.shape[0]
+        src = cv2.resize(src, (sw, sh), interpolation=cv2.INTER_AREA)
+        D = np.diag([1 / fx, 1 / fy])  # a shrunk pixel p sits at (p + 0.5) / f - 0.5 before
+        M = np.concatenate([M[:, :2] @ D, (M[:, :2] @ (0.5 / np.array([fx, fy]) - 0.5) + M[:, 2])[:, None]], 1)
+        sigma = min(sigma * min(fx, fy), float(max(sw, sh)))
+    src = cv2.GaussianBlur(src, (0, 0), sigmaX=sigma, sigmaY=sigma)
     return cv2.warpAffine(src, M, (out_size, out_size), flags=interpolation,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
 

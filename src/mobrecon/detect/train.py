@@ -82,7 +82,10 @@ class DetectorTrainConfig:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such config file")
-        d = yaml.safe_load(p.read_text()) or {}
+        try:
+            d = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:  # a python/object tag among them: safe_load refuses it
+            raise ValueError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
         if not isinstance(d, dict):
             raise ValueError(f"{p}: expected a mapping of settings")
         d.update({k: v for k, v in overrides.items() if v is not None})

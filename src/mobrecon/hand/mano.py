@@ -147,7 +147,9 @@ class ChumpyStandIn:
             return _to_numpy(st[key])
 
         if name == "Select":
-            out = operand("a").ravel()[np.asarray(st["idxs"])].copy()
+            idxs = np.asarray(st["idxs"])
+            _check_elements(idxs.size, f"chumpy {name}")
+            out = operand("a").ravel()[idxs].copy()
             if st.get("preferred_shape") is not None:
                 out = out.reshape(st["preferred_shape"])
             return out
@@ -157,12 +159,37 @@ class ChumpyStandIn:
             return np.ascontiguousarray(np.transpose(operand("a"), axes=st.get("axes")))
         binary = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "dot": np.dot}
         if name in binary and "a" in st and "b" in st:
-            return binary[name](operand("a"), operand("b"))
+            a, b = operand("a"), operand("b")
+            try:  # the size of the result, before making it (a broadcast can ask for gigabytes)
+                shape = np.broadcast_shapes(a.shape, b.shape) if name != "dot" else _dot_shape(a.shape, b.shape)
+            except ValueError as e:
+                raise ValueError(f"pickled chumpy {name}: operands of shapes {a.shape} and {b.shape} ({e})") from None
+            _check_elements(int(np.prod(shape, dtype=np.float64)), f"chumpy {name} of shapes {a.shape} and {b.shape}")
+            return binary[name](a, b)
         if "x" in st:  # plain Ch, and any subclass that stores its value directly
             return operand("x")
         raise ValueError(
             f"cannot evaluate a pickled chumpy {self.chumpy_module}.{name} (terms {sorted(st)}) without chumpy"
         )
+
+
+MAX_ELEMENTS = 10_000_000  # the largest array the MANO reader makes (MANO's largest has 315,120)
+
+
+def _check_elements(n: int, what: str) -> None:
+    """Refuse to make an array of more than ``MAX_ELEMENTS`` (a small pickle can ask for gigabytes)."""
+    if n > MAX_ELEMENTS:
+        raise ValueError(f"refusing to make a {n:.3g}-element array for {what} (over {MAX_ELEMENTS:,}; "
+                         "not a MANO model file)")
+
+
+def _dot_shape(a: tuple, b: tuple) -> tuple:
+    """The shape of ``np.dot`` of arrays shaped ``a`` and ``b`` (a ValueError if they do not fit)."""
+    if not a or not b:
+        return b or a
+    if a[-1] != (b[0] if len(b) == 1 else b[-2]):
+        raise ValueError("shapes not aligned")
+    return a[:-1] + (b[:-2] + b[-1:] if len(b) > 1 else ())
 
 
 _STAND_INS: dict[tuple[str, str], type] = {}
@@ -238,6 +265,10 @@ def _to_numpy(value: Any) -> np.ndarray:
 
 
 def _sparse_to_dense(m) -> np.ndarray:
+    d = getattr(m, "__dict__", {})
+    shape = tuple(d.get("_shape", d.get("shape", ())) or ())
+    if len(shape) == 2:
+        _check_elements(int(np.prod(shape, dtype=np.float64)), f"a sparse matrix of shape {shape}")
     try:
         return np.asarray(m.toarray())
     except Exception:  # state from an old scipy that the current class does not digest

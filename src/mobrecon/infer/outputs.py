@@ -3,7 +3,10 @@
 ``NAME.obj`` the camera-space mesh (metres); ``NAME.json`` joints (2D image pixels, 3D camera
 space), root translation, box, K, model name and package version; ``NAME_overlay.png`` the
 photo with the shaded mesh rendered over it through K and the 2D skeleton on top;
-``NAME_side.png`` the mesh seen from its side. Every file is written atomically.
+``NAME_side.png`` the mesh seen from its side. The four files are a set, written all or
+nothing: everything is rendered in memory first, then written to temp names and renamed at the
+end (:func:`mobrecon.io_utils.write_file_set`). The overlay of a photo over
+``MAX_OVERLAY_SIDE`` pixels on a side is drawn on the photo downscaled to that size.
 """
 
 from __future__ import annotations
@@ -14,23 +17,38 @@ from pathlib import Path
 import numpy as np
 
 from mobrecon.infer.predictor import HandResult
-from mobrecon.io_utils import atomic_write_png, atomic_write_text
-from mobrecon.mesh.io import save_mesh
+from mobrecon.io_utils import write_file_set
+from mobrecon.mesh.io import write_mesh
 from mobrecon.synth.preview import draw_joints
 from mobrecon.viz.render import MeshRenderer, look_at_camera
 
 OVERLAY_ALPHA = 0.7  # the mesh's opacity over the photo
+MAX_OVERLAY_SIDE = 4096  # larger photos get their overlay at this size (the renderer's limit is 8192)
 
 
-def overlay(image: np.ndarray, result: HandResult, renderer: MeshRenderer) -> np.ndarray:
+def overlay(image: np.ndarray, result: HandResult, renderer: MeshRenderer,
+            max_side: int = MAX_OVERLAY_SIDE) -> np.ndarray:
     """(H, W, 3) uint8 RGB: the mesh rendered through the result's K, blended over the photo,
-    with the 2D skeleton drawn on top."""
+    with the 2D skeleton drawn on top. A photo over ``max_side`` pixels on a side is first
+    downscaled to that size (K and the 2D joints with it), so the overlay is smaller than it."""
+    import cv2
+
     h, w = image.shape[:2]
-    r = renderer.render(result.vertices, result.faces, result.K, w, h)
+    K, joints2d = np.asarray(result.K, np.float64), np.asarray(result.joints2d, np.float64)
+    if max(h, w) > max_side:
+        f = max_side / max(h, w)
+        nw, nh = max(1, round(w * f)), max(1, round(h * f))
+        fx, fy = nw / w, nh / h
+        S = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1]])  # pixel centres at integers
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        K = S @ K
+        joints2d = joints2d * [fx, fy] + [0.5 * fx - 0.5, 0.5 * fy - 0.5]
+        h, w = nh, nw
+    r = renderer.render(result.vertices, result.faces, K, w, h)
     mask = r.mask[..., None]
     blend = np.where(mask, OVERLAY_ALPHA * r.rgb.astype(np.float32) + (1 - OVERLAY_ALPHA) * image, image)
     radius = max(2, round(max(h, w) / 200))
-    return draw_joints(blend.astype(np.uint8), result.joints2d, radius=radius)
+    return draw_joints(blend.astype(np.uint8), joints2d, radius=radius)
 
 
 def side_view(result: HandResult, renderer: MeshRenderer, size: int = 384) -> np.ndarray:
@@ -40,24 +58,49 @@ def side_view(result: HandResult, renderer: MeshRenderer, size: int = 384) -> np
     return r.rgb
 
 
-def write_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: HandResult,
-                  renderer: MeshRenderer | None = None) -> list[Path]:
-    """Write the four files for one image; returns their paths."""
+def output_paths(out_dir: str | Path, name: str) -> list[Path]:
+    """The four files of one image's set."""
+    out = Path(out_dir)
+    return [out / f"{name}.obj", out / f"{name}.json", out / f"{name}_overlay.png", out / f"{name}_side.png"]
+
+
+def render_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: HandResult,
+                   renderer: MeshRenderer | None = None) -> dict[Path, object]:
+    """Everything of one hand's set made in memory: {path: a function writing that file to the
+    temp path it is given}, for :func:`mobrecon.io_utils.write_file_set`. A result with
+    non-finite numbers is a ValueError."""
+    from PIL import Image
+
     from mobrecon import __version__
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.obj", out / f"{name}.json", out / f"{name}_overlay.png", out / f"{name}_side.png"]
-    save_mesh(paths[0], result.vertices, result.faces)
+    for key in ("vertices", "joints3d", "joints2d", "root", "K"):
+        if not np.isfinite(np.asarray(getattr(result, key), np.float64)).all():
+            raise ValueError(f"the result's {key} are not finite; nothing written")
+    paths = output_paths(out_dir, name)
     meta = {"name": name, "mobrecon_version": __version__, **result.to_dict()}
-    atomic_write_text(paths[1], "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in meta.items())
-                      + "\n}\n")
+    text = "{\n" + ",\n".join(f" {json.dumps(k, allow_nan=False)}: {json.dumps(v, allow_nan=False)}"
+                               for k, v in meta.items()) + "\n}\n"
     own = renderer is None
     renderer = renderer or MeshRenderer()
     try:
-        atomic_write_png(paths[2], overlay(image, result, renderer))
-        atomic_write_png(paths[3], side_view(result, renderer))
+        pictures = [overlay(image, result, renderer), side_view(result, renderer)]
     finally:
         if own:
             renderer.close()
-    return paths
+
+    def png(rgb):
+        return lambda tmp: Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
+
+    return {paths[0]: lambda tmp: write_mesh(tmp, result.vertices, result.faces, "obj"),
+            paths[1]: lambda tmp: tmp.write_text(text),
+            paths[2]: png(pictures[0]),
+            paths[3]: png(pictures[1])}
+
+
+def write_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: HandResult,
+                  renderer: MeshRenderer | None = None) -> list[Path]:
+    """Write the four files for one image, all or nothing; returns their paths. A result with
+    non-finite numbers is a ValueError (nothing written); a failing write (a full disk) leaves
+    no file of the set behind and raises its OSError."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return write_file_set(render_outputs(out_dir, name, image, result, renderer))

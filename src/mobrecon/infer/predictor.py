@@ -65,20 +65,74 @@ class HandResult:
                 "num_vertices": int(len(self.vertices)), **self.extra}
 
 
+MAX_IMAGE_SIDE = 20000  # larger photos are refused before they are decoded
+MAX_IMAGE_PIXELS = 160_000_000  # and so are ones with more pixels (480 MB as RGB)
+MAX_BOX_SCALE = 10.0  # a hand box may be at most this many times the image's longer side
+K_FOCAL_RANGE = (0.01, 100.0)  # focal lengths, times the image's longer side (fields of view ~178 to ~0.6 deg)
+K_CENTRE_RANGE = (-1.0, 2.0)  # principal point, in image widths / heights (up to one image outside it)
+
+
+def jpeg_is_complete(data: bytes) -> bool:
+    """Whether JPEG bytes hold their end-of-image marker after the first scan. The marker
+    segments before the scan are walked by their lengths (an embedded thumbnail's marker is
+    skipped); inside entropy-coded data a 0xFF byte is always followed by 0x00 or a restart
+    marker, so the first FF D9 after the scan's start is the end of the image. Data appended
+    after it (e.g. a motion photo's video) is allowed."""
+    i = 2  # after SOI
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return False
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            i += 2
+            continue
+        if marker == 0xD9:
+            return False  # ends before any scan
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker == 0xDA:  # start of scan: the entropy-coded data follows its header
+            return data.find(b"\xff\xd9", i + 2 + length) >= 0
+        i += 2 + length
+    return False
+
+
+def _from_pil(image, name: str = "image") -> np.ndarray:
+    """A PIL image -> (H, W, 3) uint8 RGB, turned upright by its EXIF orientation (as OpenCV
+    does for files); a truncated or corrupt file is a ValueError."""
+    from PIL import ImageOps
+
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        return np.asarray(image.convert("RGB")).copy()
+    except (OSError, SyntaxError) as e:  # PIL says "image file is truncated" with an OSError
+        raise ValueError(f"{name}: not a complete image ({e})") from None
+
+
 def read_image(image) -> np.ndarray:
-    """A path, an (H, W, 3) uint8 RGB array, or a PIL image -> (H, W, 3) uint8 RGB."""
+    """A path, an (H, W, 3) uint8 RGB array, or a PIL image -> (H, W, 3) uint8 RGB. Files and
+    PIL images are turned upright by their EXIF orientation; a truncated JPEG (or any file that
+    does not decode completely) and an image over ``MAX_IMAGE_SIDE`` pixels on a side are a
+    ValueError."""
     if isinstance(image, (str, os.PathLike)):
         import cv2
 
         path = Path(image)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such image file")
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        data = path.read_bytes()
+        _check_size(data, path)
+        if data[:2] == b"\xff\xd8" and not jpeg_is_complete(data):
+            raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the image data)")
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
         if bgr is None:
             raise ValueError(f"{path}: not an image (could not decode it)")
         return np.ascontiguousarray(bgr[:, :, ::-1])
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL
-        return np.asarray(image.convert("RGB")).copy()
+        _check_side(*image.size, "image")
+        return _from_pil(image, getattr(image, "filename", "") or "image")
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {arr.dtype} {arr.shape}")
@@ -87,8 +141,35 @@ def read_image(image) -> np.ndarray:
     return arr
 
 
+def _check_side(width: int, height: int, name) -> None:
+    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{name}: {width}x{height} pixels is larger than this reads ({MAX_IMAGE_SIDE} px a side, "
+                         f"{MAX_IMAGE_PIXELS / 1e6:g} megapixels); downscale it first")
+
+
+def _check_size(data: bytes, path: Path) -> None:
+    """Refuse a file whose header says it is too large before decoding it."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:  # reads the header only
+                w, h = im.size
+    except Image.DecompressionBombError:
+        raise ValueError(f"{path}: larger than this reads ({MAX_IMAGE_PIXELS / 1e6:g} megapixels); "
+                         "downscale it first") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return  # cv2 decides (and says "not an image" if it cannot)
+    _check_side(w, h, path)
+
+
 def check_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
-    """Validate an (x0, y0, x1, y1) box against an image of ``width`` x ``height``."""
+    """Validate an (x0, y0, x1, y1) box against an image of ``width`` x ``height``: finite,
+    positive size, overlapping the image, at most ``MAX_BOX_SCALE`` times the image's longer side."""
     try:
         x0, y0, x1, y1 = (float(v) for v in box)
     except (TypeError, ValueError):
@@ -99,6 +180,9 @@ def check_box(box: Sequence[float], width: int, height: int) -> tuple[float, flo
         raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has zero or negative size")
     if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
         raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {width}x{height} image")
+    if max(x1 - x0, y1 - y0) > MAX_BOX_SCALE * max(width, height):
+        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is more than {MAX_BOX_SCALE:g} times the "
+                         f"{width}x{height} image; give the hand's box in pixels of this image")
     return x0, y0, x1, y1
 
 
@@ -113,15 +197,32 @@ def crop_for(width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
 
 
 def check_K(K, width: int, height: int) -> np.ndarray:
-    """(3, 3) intrinsics from a 3x3 array or (fx, fy, cx, cy)."""
-    a = np.asarray(K, np.float64)
+    """(3, 3) intrinsics from a 3x3 array or (fx, fy, cx, cy), checked: finite, last row
+    (0, 0, 1) and no lower-triangle terms, focal lengths within ``K_FOCAL_RANGE`` times the
+    image's longer side, principal point within ``K_CENTRE_RANGE`` of the image's size."""
+    try:
+        a = np.asarray(K, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"K must be fx,fy,cx,cy or a 3x3 matrix of numbers, got {K!r}") from None
     if a.shape == (4,):
         fx, fy, cx, cy = a
         a = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
-    if a.shape != (3, 3) or not np.isfinite(a).all():
+    if a.shape != (3, 3):
         raise ValueError(f"K must be fx,fy,cx,cy or a 3x3 matrix, got shape {np.shape(K)}")
-    if a[0, 0] <= 0 or a[1, 1] <= 0:
-        raise ValueError(f"K has non-positive focal lengths ({a[0, 0]:g}, {a[1, 1]:g})")
+    if not np.isfinite(a).all():
+        raise ValueError(f"K has non-finite values ({', '.join(f'{v:g}' for v in a.ravel())})")
+    if a[1, 0] != 0 or a[2, 0] != 0 or a[2, 1] != 0 or a[2, 2] != 1:
+        raise ValueError(f"K must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]]; got rows {a[1].tolist()}, {a[2].tolist()}")
+    side = float(max(width, height))
+    lo, hi = K_FOCAL_RANGE
+    for f in (a[0, 0], a[1, 1]):
+        if not lo * side <= f <= hi * side:
+            raise ValueError(f"K's focal length {f:g} px is outside {lo * side:g}..{hi * side:g} px (from "
+                             f"{lo:g} to {hi:g} times the {width}x{height} image's longer side)")
+    lo, hi = K_CENTRE_RANGE
+    if not (lo * width <= a[0, 2] <= hi * width and lo * height <= a[1, 2] <= hi * height):
+        raise ValueError(f"K's principal point ({a[0, 2]:g}, {a[1, 2]:g}) lies more than one image size outside "
+                         f"the {width}x{height} image")
     return a
 
 
@@ -262,10 +363,16 @@ class Predictor:
         return results
 
     def predict_batch(self, images: Sequence, boxes: Sequence | None = None, Ks: Sequence | None = None,
-                      batch_size: int = 32, hands: Sequence | None = None) -> list[HandResult]:
+                      batch_size: int = 32, hands: Sequence | None = None,
+                      errors: str = "raise") -> list[HandResult]:
         """Many images at once (batched through the network, ``batch_size`` crops at a time);
         ``hands``: per image ``'left'``, ``'right'`` or None (the handedness classifier's call,
-        else right)."""
+        else right). A bad image (unreadable, a bad box or K, a non-finite result) raises its
+        ValueError / FileNotFoundError naming the image's index (``errors="raise"``), or with
+        ``errors="keep"`` that exception takes the image's place in the list and the other
+        images are still done."""
+        if errors not in ("raise", "keep"):
+            raise ValueError(f"errors must be 'raise' or 'keep', got {errors!r}")
         n = len(images)
         boxes = list(boxes) if boxes is not None else [None] * n
         Ks = list(Ks) if Ks is not None else [None] * n
@@ -274,13 +381,29 @@ class Predictor:
             raise ValueError(f"got {n} images but {len(boxes)} boxes, {len(Ks)} intrinsics and {len(hands)} hands")
         for h in hands:
             check_hand(h)
-        prepared = [self._prepare(img, b, k, left=self._given_left(h))
-                    for img, b, k, h in zip(images, boxes, Ks, hands)]
-        results = []
-        for s in range(0, n, batch_size):
+        results: list = [None] * n
+
+        def failed(i: int, e: Exception) -> None:
+            if errors == "raise":
+                if n == 1:
+                    raise e
+                raise type(e)(f"image {i} of {n}: {e}") from None
+            results[i] = e
+
+        prepared = []
+        for i, (img, b, k, h) in enumerate(zip(images, boxes, Ks, hands)):
+            try:
+                prepared.append((i, self._prepare(img, b, k, left=self._given_left(h))))
+            except (ValueError, FileNotFoundError) as e:
+                failed(i, e)
+        for s in range(0, len(prepared), batch_size):
             chunk = prepared[s:s + batch_size]
-            out = self._run_prepared(chunk)
-            results += [self._finish(p, {k: v[i] for k, v in out.items()}) for i, p in enumerate(chunk)]
+            out = self._run_prepared([p for _, p in chunk])
+            for j, (i, p) in enumerate(chunk):
+                try:
+                    results[i] = self._finish(p, {k: v[j] for k, v in out.items()})
+                except ValueError as e:
+                    failed(i, e)
         return results
 
     def _given_left(self, hand: str | None, detector_left: bool = False) -> bool | None:
@@ -333,6 +456,8 @@ class Predictor:
         return p
 
     def _finish(self, p: dict, out: dict) -> HandResult:
+        if not all(np.isfinite(out[k]).all() for k in ("joints2d", "joints3d", "vertices")):
+            raise ValueError("the network's outputs are non-finite (inf or NaN); nothing to place in the camera")
         h = uncrop_hand(out["joints2d"], out["joints3d"], out["vertices"],
                         crop_matrix(p["net_crop"], self.input_size), p["net_K"])
         j2, rel_j, rel_v, root = h["joints2d"], h["joints3d_rel"], h["vertices_rel"], h["root"]
@@ -343,6 +468,9 @@ class Predictor:
                        extra={"model": self.name, "handedness": "left" if p["left"] else "right"})
         if p["p_left"] is not None:
             r.extra["p_left"] = round(p["p_left"], 4)
+        if not all(np.isfinite(a).all() for a in (r.vertices, r.joints3d, r.joints2d, r.root)):
+            raise ValueError("the reconstruction came out non-finite (inf or NaN); check K "
+                             f"(fx={p['K'][0, 0]:g}, fy={p['K'][1, 1]:g}, cx={p['K'][0, 2]:g}, cy={p['K'][1, 2]:g})")
         return mirror_result(r, p["K"], p["crop"], p["box"]) if p["left"] else r
 
     # -- video -----------------------------------------------------------------------------

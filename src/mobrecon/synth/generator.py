@@ -23,13 +23,15 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mobrecon.io_utils import atomic_write_text
+from mobrecon.io_utils import atomic_write_text, folder_lock
 from mobrecon.synth import storage
 
 MODES = ("uniform", "random")
@@ -229,17 +231,31 @@ def _run_shard(shard: int) -> int:
 
 
 def check_config(root: Path, cfg) -> None:
-    """Write ``cfg`` (a dataclass) to root/config.json, or refuse a root made with other settings."""
+    """Write ``cfg`` (a dataclass) to root/config.json, or refuse a root made with other settings.
+    Check and write are one step: the file is made by exclusive creation (a hard link of a
+    complete temp file), so of two processes starting on one folder only one writes it and the
+    other compares against it."""
     path = root / "config.json"
     want = asdict(cfg)
-    if path.is_file():
-        have = json.loads(path.read_text())
-        diff = sorted(k for k in want if have.get(k) != want[k])
-        if diff:
-            raise ValueError(f"{root} holds a set made with other settings ({', '.join(diff)} differ); "
-                             "use another --out or the same settings to resume")
-    else:
-        atomic_write_text(path, json.dumps(want, indent=2) + "\n")
+    if not path.is_file():
+        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=root)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(want, indent=2) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            os.link(tmp, path)  # fails if another process made config.json meanwhile
+            return
+        except FileExistsError:
+            pass
+        finally:
+            os.remove(tmp)
+    have = json.loads(path.read_text())
+    diff = sorted(k for k in want if have.get(k) != want[k])
+    if diff:
+        raise ValueError(f"{root} holds a set made with other settings ({', '.join(diff)} differ); "
+                         "use another --out or the same settings to resume")
 
 
 def generate(root: str | Path, cfg: SynthConfig, workers: int = 1, progress: bool = True) -> dict:
@@ -254,11 +270,12 @@ def build_set(root: str | Path, cfg, make_worker, summarize_fn, workers: int = 1
     cfg.check()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    check_config(root, cfg)
-    last_run = run_shards(root, cfg, make_worker, workers, progress, desc=desc)
-    summary = summarize_fn(root, cfg)
-    summary["last_run"] = last_run
-    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2) + "\n")
+    with folder_lock(root, "mobrecon generator run"):  # one run per folder at a time
+        check_config(root, cfg)
+        last_run = run_shards(root, cfg, make_worker, workers, progress, desc=desc)
+        summary = summarize_fn(root, cfg)
+        summary["last_run"] = last_run
+        atomic_write_text(root / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mobrecon.data.transform import TrainTransform
+from mobrecon.io_utils import atomic_write_text, folder_lock
 from mobrecon.train.checkpoint import as_checkpoint, load_checkpoint, save_checkpoint, set_rng_states
 from mobrecon.train.config import TrainConfig, to_dict
 from mobrecon.train.losses import mesh_recon_losses, pose2d_pretrain_losses
@@ -118,13 +119,46 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
           dataset: Dataset | None = None) -> dict:
     """Run (or continue) training into directory ``out``; returns a summary dict with
     ``status`` ('done' | 'interrupted' | 'max_steps'), ``step``, ``epoch`` and file paths.
+    ``model.pt`` is written when the run is done or reaches ``max_steps``, not when it was
+    interrupted (``last.pt`` holds that state; ``--resume`` finishes it). The main process
+    holds ``out``'s folder lock, so a second run into the same folder is refused.
 
     ``dataset`` (a sample-dict Dataset) replaces ``cfg.data.train`` if given.
     """
+    cfg.check()
+    if _dist_env()[0] != 0:
+        return _train(cfg, Path(out), resume, progress, dataset)
+    with folder_lock(out, "training run"):
+        return _train(cfg, Path(out), resume, progress, dataset)
+
+
+def _drop_stale_temps(out: Path) -> None:
+    """Remove the temp files of checkpoint / model writes that a killed run left (the folder
+    lock is held, so no other run is writing them)."""
+    for pattern in (".last.pt.*", ".model.pt.*"):
+        for p in out.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+def _trim_log(log: Path, step: int) -> None:
+    """Drop the log lines of steps after ``step``: a resumed run does those steps again (from
+    the last checkpoint), and they would otherwise appear twice."""
+    if not log.is_file():
+        return
+    keep = []
+    for line in log.read_text().splitlines():
+        try:
+            rec_step = json.loads(line).get("step", 0)
+        except (ValueError, AttributeError):
+            continue  # a line cut short by a kill
+        if rec_step <= step:
+            keep.append(line)
+    atomic_write_text(log, "".join(f"{line}\n" for line in keep))
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: Dataset | None) -> dict:
     import yaml
 
-    cfg.check()
-    out = Path(out)
     rank, world, local_rank = _dist_env()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -177,8 +211,11 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     log_fh = None
     if main:
         out.mkdir(parents=True, exist_ok=True)
+        _drop_stale_temps(out)
         if not resume:
             (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        else:
+            _trim_log(out / "log.jsonl", step)
         log_fh = open(out / "log.jsonl", "a")
         if note:
             log_fh.write(json.dumps({"step": step, "event": note}) + "\n")
@@ -281,7 +318,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     if main:
         if bar is not None:
             bar.close()
-        if cfg.stage == "mesh":
+        if cfg.stage == "mesh" and status != "interrupted":
             from mobrecon.models.weights import save_model
 
             result["model"] = str(save_model(out / "model.pt", model, cfg.model,

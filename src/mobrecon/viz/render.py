@@ -151,6 +151,7 @@ class MeshRenderer:
         self._ctx = None
         self._prog = None
         self._fbos: dict[tuple[int, int], tuple] = {}
+        self._max_size: int | None = None
 
     # -- context management ------------------------------------------------------------------
     def _context(self):
@@ -179,6 +180,17 @@ class MeshRenderer:
         ctx = self._context()
         with ctx:
             return ctx.info["GL_RENDERER"]
+
+    @property
+    def max_size(self) -> int:
+        """The largest framebuffer side this OpenGL renders (before supersampling divides it)."""
+        if getattr(self, "_max_size", None) is None:
+            ctx = self._context()
+            with ctx:
+                dims = ctx.info.get("GL_MAX_VIEWPORT_DIMS") or (0, 0)
+                sizes = [int(ctx.info.get("GL_MAX_RENDERBUFFER_SIZE") or 0), *(int(d) for d in dims)]
+            self._max_size = min(x for x in sizes if x > 0) if any(x > 0 for x in sizes) else 8192
+        return self._max_size
 
     def close(self) -> None:
         """Release the GL objects and the EGL context (a later render creates a new one)."""
@@ -284,6 +296,10 @@ class MeshRenderer:
 
         data = np.concatenate([v, vertex_normals(v, f), cols], axis=1).astype("f4")
         ctx = self._context()
+        limit = self.max_size
+        if max(W, H) > limit:
+            raise ValueError(f"render size {width}x{height} (x{s} supersampled) is over this OpenGL's limit of "
+                             f"{limit} px a side; render smaller (at most {limit // s} px a side)")
         with ctx:  # make this renderer's context current (several may coexist in one thread)
             prog = self._prog
             prog["u_proj"].write(_projection(Ks, W, H, near, far).T.astype("f4").tobytes())
