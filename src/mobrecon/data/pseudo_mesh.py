@@ -55,7 +55,8 @@ class FitConfig:
     w_3d: float = 1.0
     sigma_start: float = 1.0  # Geman-McClure scale (box units) while the starts compete: ~L2
     sigma_2d: float = 0.1  # ... and afterwards: joints off by more than ~0.2 box count less
-    w_shape: float = 1e-3  # Gaussian prior on the shape parameters (1 = 10 % change)
+    w_shape: float = 3e-4  # Gaussian prior on the shape's proportions (1 = 10 % change)
+    w_scale: float = 1e-2  # ... and on its overall scale, which the data hardly see (depth)
     w_angles: float = 1e-4  # pull of the finger angles (radians) towards the rest pose
     hand_size: float = 0.18  # typical wrist-to-middle-tip length (m): 3D error unit, depth start
     conf_2d: float = 0.05
@@ -121,6 +122,11 @@ def _depth_flip(rot: torch.Tensor, world: torch.Tensor) -> torch.Tensor:
     normal = torch.linalg.svd(p, full_matrices=False)[2][:, 2]  # (B, 3)
     mirror_world = torch.eye(3) - 2 * normal[:, :, None] * normal[:, None, :]
     return torch.diag(torch.tensor([1.0, 1.0, -1.0])) @ rot @ mirror_world
+
+
+def _spread(points: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3) -> (B,) root-mean-square distance of the points from their centre."""
+    return (points - points.mean(1, keepdim=True)).pow(2).sum(-1).mean(1).sqrt()
 
 
 def _project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
@@ -194,6 +200,8 @@ class _Batch:
         rest = ((0 - self.lo) / self.span).clamp(0.02, 0.98)
         self.logits = torch.logit(rest).expand(n, 15, 3).clone().requires_grad_()
         self.shape = torch.zeros(n, hand.num_shape, requires_grad=True)
+        with torch.no_grad():
+            self.rest_spread = _spread(self.joints_model()[:1])
         self.place(torch.eye(3).expand(n, 3, 3))
 
     def place(self, rot0: torch.Tensor) -> None:
@@ -244,8 +252,13 @@ class _Batch:
         joints = self.joints_model() if sigma is None else self.joints_camera()
         with torch.no_grad():
             target = similarity_align(self.world, joints)
-        loss = cfg.w_3d * ((joints - target) / cfg.hand_size).pow(2).sum(-1).mean(1)
-        loss = loss + cfg.w_shape * self.shape.pow(2).sum(1) + cfg.w_angles * self.angles().pow(2).sum((1, 2))
+            # In units of the hand's own size, so that the 3D term cannot pull the scale (which
+            # only the shape prior sets: 2D and 3D both allow any scale).
+            unit = cfg.hand_size * _spread(joints) / self.rest_spread
+        loss = cfg.w_3d * ((joints - target) / unit[:, None, None]).pow(2).sum(-1).mean(1)
+        shape2 = self.shape.pow(2)
+        loss = loss + cfg.w_scale * shape2[:, 0] + cfg.w_shape * shape2[:, 1:].sum(1)
+        loss = loss + cfg.w_angles * self.angles().pow(2).sum((1, 2))
         if sigma is not None:
             e2 = ((_project(joints, self.K) - self.kp) / self.box[:, None, None]).pow(2).sum(-1)
             loss = loss + cfg.w_2d * (sigma ** 2 * e2 / (e2 + sigma ** 2)).mean(1)
@@ -416,3 +429,76 @@ def _random_rotvecs(rng: np.random.Generator, n: int) -> np.ndarray:
     angle = 2 * np.arccos(np.clip(q[:, 0], -1, 1))
     axis = q[:, 1:] / np.maximum(np.linalg.norm(q[:, 1:], axis=1, keepdims=True), 1e-12)
     return axis * angle[:, None]
+
+
+# ------------------------------------------------------------------ teacher labels files
+LABELS_FORMAT = "mobrecon-teacher-labels/1"
+_LABEL_KEYS = ("format", "root", "files", "size", "image", "keypoints2d", "world", "hand")
+
+
+def read_labels(path) -> dict[str, np.ndarray]:
+    """A teacher labels file (``mobrecon label``) as a dict of arrays, checked; raises
+    FileNotFoundError / ValueError with one line naming the file and what is wrong."""
+    import zipfile
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such labels file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__})") from None
+    missing = [k for k in _LABEL_KEYS if k not in data]
+    if missing:
+        raise ValueError(f"{path}: not a teacher labels file (missing {', '.join(missing)})")
+    if str(data["format"]) != LABELS_FORMAT:
+        raise ValueError(f"{path}: labels format {str(data['format'])!r}, expected {LABELS_FORMAT!r}")
+    h, n = len(data["image"]), len(data["files"])
+    shapes = {"keypoints2d": (h, 21, 2), "world": (h, 21, 3), "hand": (h,), "size": (n, 2)}
+    for k, want in shapes.items():
+        if data[k].shape != want:
+            raise ValueError(f"{path}: {k} has shape {data[k].shape}, expected {want}")
+    if h and (data["image"].min() < 0 or data["image"].max() >= n):
+        raise ValueError(f"{path}: image indices outside 0..{n - 1}")
+    if not set(np.unique(data["hand"])) <= {"left", "right"}:
+        raise ValueError(f"{path}: hand must be 'left' or 'right'")
+    return data
+
+
+def fit_labels(hand, labels: dict, K: np.ndarray, cfg: FitConfig | None = None, progress=None) -> dict[str, np.ndarray]:
+    """Fit every hand of a labels dict (:func:`read_labels`); K (H, 3, 3) per hand.
+
+    Left hands are mirrored first (:func:`mirror_labels`), so every fit is a right hand in the
+    mirrored photo (``mirrored`` True: flip the image left-right before use; the returned ``K``
+    is already that of the mirrored photo). Returns :func:`fit_hands`' arrays plus ``format``, ``teacher``, ``root``,
+    ``files``, ``size`` (per image), ``image`` (H,) row in ``files``, ``hand`` (H,) the true
+    side, ``mirrored`` (H,) bool, ``keypoints2d`` (H, 21, 2) the teacher's keypoints as fitted.
+    """
+    left = labels["hand"] == "left"
+    size = labels["size"][labels["image"]]
+    kp, world = mirror_labels(labels["keypoints2d"], labels["world"], size, left)
+    K = np.array(np.broadcast_to(np.asarray(K, np.float32), (len(kp), 3, 3)))
+    K[left, 0, 2] = (size[left, 0] - 1) - K[left, 0, 2]
+    K[left, 0, 1] = -K[left, 0, 1]
+    fit = fit_hands(hand, kp, world, K, cfg, progress=progress)
+    meta = {"format": np.str_(FITS_FORMAT), "teacher": np.str_(str(labels.get("teacher", ""))),
+            "root": np.str_(str(labels["root"])), "files": labels["files"], "size": labels["size"],
+            "image": labels["image"].astype(np.int32), "hand": labels["hand"], "mirrored": left,
+            "keypoints2d": kp}
+    return {**meta, **fit}
+
+
+def pseudo_mesh_sample(fits: dict, i: int, image: np.ndarray, dataset: str = "real") -> dict:
+    """Hand ``i`` of a fits dict as a training sample (:func:`mobrecon.data.sample.make_sample`)
+    from its photo (H, W, 3) uint8 RGB as read from disk (mirrored here when the hand is a left
+    one). ``joints2d`` are the teacher's keypoints; ``joints3d`` / ``vertices`` the fit's; the
+    fit's ``confidence[i]`` is for the caller to weigh the 3D losses by."""
+    from mobrecon.data.sample import make_sample
+
+    image = np.asarray(image)
+    if fits["mirrored"][i]:
+        image = image[:, ::-1]
+    return make_sample(image, fits["K"][i], joints2d=fits["keypoints2d"][i], joints3d=fits["joints3d"][i],
+                       vertices=fits["vertices"][i], dataset=dataset, index=int(i))
