@@ -56,7 +56,7 @@ def synthetic(n: int, seed: int) -> None:
     print(f"  kept {int(fit['keep'].sum())} of {n}; starts won {np.bincount(fit['start'], minlength=3).tolist()}")
 
 
-def _draw(image: np.ndarray, fits, i: int, hand, scale: int) -> np.ndarray:
+def _draw(image: np.ndarray, fits, i: int, hand, scale: float) -> np.ndarray:
     import cv2
 
     img = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
@@ -113,7 +113,7 @@ def report(path: str, png: str | None, cols: int, rows: int, seed: int, cell: in
         im = np.asarray(Image.open(root / str(fits["files"][fits["image"][i]])).convert("RGB"))
         if fits["mirrored"][i]:
             im = np.ascontiguousarray(im[:, ::-1])
-        s = max(1, round(cell / max(im.shape[:2])))
+        s = cell / max(im.shape[:2])
         drawn = _draw(im, fits, i, hand, s)
         canvas = np.full((cell, cell, 3), 255, np.uint8)
         h, w = min(cell, drawn.shape[0]), min(cell, drawn.shape[1])
@@ -131,9 +131,9 @@ def main() -> None:
     p.add_argument("--synthetic", type=int, help="fit this many synthetic hands and score them")
     p.add_argument("--fits", help="a fits .npz from `mobrecon fit`")
     p.add_argument("--png", help="with --fits: write an overlay grid here")
-    p.add_argument("--cols", type=int, default=8)
-    p.add_argument("--rows", type=int, default=5)
-    p.add_argument("--cell", type=int, default=300, help="grid cell size in pixels")
+    p.add_argument("--cols", type=int, default=6)
+    p.add_argument("--rows", type=int, default=4)
+    p.add_argument("--cell", type=int, default=160, help="grid cell size in pixels")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     if args.synthetic:
