@@ -1,7 +1,7 @@
 """Label audit (issue 16, step 2): do the training targets agree with each other after every
 augmentation path?
 
-For generated samples put through the training transform (rotation, scale, shift, colour; two
+For generated samples (or any data set spec, e.g. ``pseudo:`` real photos) put through the training transform (rotation, scale, shift, colour; two
 views), the 3D joints (root-relative + root, in the crop's turned camera space) are projected
 with the crop's K and compared with the 2D labels in crop pixels; the vertices regressed to
 joints are compared with the 3D joint labels; the relative transform between the two views
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mobrecon.data.crop import apply_affine
-from mobrecon.data.synth import SynthSet
+from mobrecon.data.mixed import open_dataset
 from mobrecon.data.transform import AugmentConfig, TrainTransform
 from mobrecon.hand.load import load_hand
 from mobrecon.hand.skeleton import BONES
@@ -40,7 +40,7 @@ def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 
 def audit(root: str, count: int, seed: int) -> tuple[dict, list[np.ndarray]]:
-    ds = SynthSet(root)
+    ds = open_dataset(root)
     hand = load_hand("openhand")
     J = hand.J_regressor.numpy().astype(np.float64)
     tf = TrainTransform(AugmentConfig())
@@ -109,7 +109,8 @@ def draw(image: np.ndarray, labels: np.ndarray, projected: np.ndarray, scale: in
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root", help="a generated set (mobrecon synth --out ...)")
+    ap.add_argument("root", help="a data set spec: a generated set (mobrecon synth --out ...), or e.g. "
+                    "pseudo:FITS.npz (real photos: the 2D labels are the teacher's, the 3D the fit's)")
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--png", default="", help="grid of augmented crops to write")

@@ -15,6 +15,8 @@ Specs (:func:`open_dataset`)::
     closeups:/data/sign-language-digits:test   real photos (:mod:`mobrecon.data.real_photos`):
     signers:/data/rf100-hand-gestures          close-ups, signer frames (train by default),
     hagrid:/data/hagrid-samples                HaGRID samples (test only; never in a mixture)
+    pseudo:/labels/closeups_fits.npz           a real set's kept hands with the teacher's keypoints
+                                               and fitted pseudo-meshes (:mod:`.pseudo_labelled`)
     /data/FreiHAND                     a bare folder: the kind is detected from marker files
     /data/RHD_published_v2:evaluation  a bare folder with a split
 
@@ -42,6 +44,7 @@ _LAYOUTS = {
     "closeups": ("train", "test", {}),
     "signers": ("train", "test", {}),
     "hagrid": (None, "test", {}),
+    "pseudo": ("train", "test", {}),  # a fits file; the split is its real set's own
 }
 EVAL_ONLY = ("hagrid",)
 _TRAIN_ALIASES = ("train", "training")
@@ -149,6 +152,9 @@ def _reader(kind: str):
     if kind in ("closeups", "signers", "hagrid"):
         from mobrecon.data.real_photos import READERS
         return READERS[kind]
+    if kind == "pseudo":
+        from mobrecon.data.pseudo_labelled import PseudoLabelledSet
+        return PseudoLabelledSet
     from mobrecon.data.synth import SynthSet
     return SynthSet
 
@@ -212,7 +218,9 @@ def open_dataset(spec: str, **kw) -> Dataset:
     """
     kind, path, split = parse_spec(spec)
     root = Path(path)
-    if not root.is_dir():
+    if kind == "pseudo" and not root.is_file():
+        raise FileNotFoundError(f"{root}: no such fits file")
+    if kind != "pseudo" and not root.is_dir():
         raise FileNotFoundError(f"{root}: no such data directory")
     if kind is None:
         kind = detect_kind(root)
