@@ -221,7 +221,11 @@ def fetch(cache: str | os.PathLike | None = None, sources=SOURCES, log=print) ->
         have_exr = True
     except ImportError:
         have_exr = False
-        log("note: the `openexr` package is not installed (pip install openexr): HDR maps skipped, photos only")
+        old = load_index(cache) if (cache / "index.json").is_file() else None
+        envmaps = [dict(e, file=str(Path(e["file"]).relative_to(cache))) for e in (old or {}).get("envmaps", [])
+                   if Path(e["file"]).is_file()]  # maps prepared earlier are kept
+        log("note: the `openexr` package is not installed (pip install openexr): no new HDR maps"
+            f"{f' ({len(envmaps)} prepared earlier kept)' if envmaps else ''}")
 
     def add(entries, dest: Path, source: str, title: str, author: str, licence: str):
         entries.append(dict(file=str(dest.relative_to(cache)), source=source, title=title, author=author,
