@@ -175,6 +175,11 @@ def cmd_export(args) -> int:
 
 
 def cmd_synth(args) -> int:
+    if args.fetch_look:
+        from mobrecon.synth.look_assets import default_cache, fetch
+
+        index = fetch(args.fetch_look if args.fetch_look != "-" else default_cache())
+        return 0 if index["backgrounds"] or index["envmaps"] else 1
     if args.preview:
         from mobrecon.synth.preview import preview_grid
 
@@ -195,7 +200,8 @@ def cmd_synth(args) -> int:
     cfg = SynthConfig(count=args.count, seed=args.seed, mode=args.mode, size=args.size,
                       shard_size=args.shard_size, jitter=not args.no_jitter, splay=args.splay,
                       shape=args.shape_scale, occluder_prob=args.occluders,
-                      photometric=not args.no_photometric)
+                      photometric=not args.no_photometric, photo_bg=args.photo_bg,
+                      env_light=args.env_light, env_bg=args.env_bg)
     summary = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
     run = summary["last_run"]
     speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
@@ -745,6 +751,15 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--shape-scale", type=float, default=1.0, help="hand shape range (1 = +-10%%; 0 = mean hand)")
     y.add_argument("--occluders", type=float, default=0.25, help="fraction of images with occluding shapes")
     y.add_argument("--no-photometric", action="store_true", help="no colour jitter / blur / noise")
+    y.add_argument("--photo-bg", type=float, default=0.0,
+                   help="share of backgrounds taken from photos of the look cache (see --fetch-look)")
+    y.add_argument("--env-light", type=float, default=0.0,
+                   help="share of images lit by an HDR environment map of the look cache")
+    y.add_argument("--env-bg", type=float, default=0.3,
+                   help="of the HDR-lit images, the share with the map itself as background")
+    y.add_argument("--fetch-look", nargs="?", const="-", metavar="CACHE",
+                   help="instead: download and prepare the openly licensed photos and HDR maps into CACHE "
+                        "(default $MOBRECON_LOOK_CACHE or ~/.cache/mobrecon/look)")
     y.add_argument("--quiet", action="store_true", help="no progress bar")
     y.add_argument("--video", action="store_true", help="video mode: smooth pose and camera trajectories, "
                    "tracker-like jittered crops (with --sequences, --frames, --fps)")

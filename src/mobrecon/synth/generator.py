@@ -13,6 +13,11 @@ resumes by skipping complete shards.
 
 With ``jitter`` the camera distance (hand filling 55-95 % of the crop), field of view
 (20-40 degrees), roll, viewpoint and aim point are perturbed, so crops look like a detector's.
+With ``photo_bg`` / ``env_light`` (shares, default 0) the look cache of
+:mod:`mobrecon.synth.look_assets` supplies photographic backgrounds
+(:mod:`mobrecon.synth.photo_backgrounds`) and image-based light from HDR environment maps
+(:mod:`mobrecon.synth.envlight`; ``env_bg`` of those images show the map itself behind the
+hand); without a cache the generator notes it once and uses procedural backgrounds and lamps.
 Layout on disk: :mod:`mobrecon.synth.storage`. The shard loop (:func:`run_shards`: resume,
 worker processes, progress) and the settings check (:func:`check_config`) also drive the video
 generator, :mod:`mobrecon.synth.video`.
@@ -26,16 +31,19 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from mobrecon.io_utils import atomic_write_text, folder_lock
 from mobrecon.synth import storage
+from mobrecon.synth.appearance import BACKGROUND_KINDS
 
 MODES = ("uniform", "random")
 LCM_POSE_VIEW = 41040
+# the ``background`` annotation indexes this: the procedural kinds, then photo and HDR map
+LOOK_BACKGROUNDS = (*BACKGROUND_KINDS, "photo", "envmap")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,9 @@ class SynthConfig:
     fill: float = 0.8            # without jitter: hand box side / image side
     occluder_prob: float = 0.25
     photometric: bool = True
+    photo_bg: float = 0.0        # share of backgrounds that are photos (look cache)
+    env_light: float = 0.0       # share of images lit by an HDR environment map (look cache)
+    env_bg: float = 0.3          # of those, the share with the map itself as background
 
     def check(self) -> None:
         if self.count < 1:
@@ -64,6 +75,10 @@ class SynthConfig:
             raise ValueError(f"--size must be between 32 and 1024, got {self.size}")
         if self.shard_size < 1:
             raise ValueError(f"shard size must be positive, got {self.shard_size}")
+        for name in ("photo_bg", "env_light", "env_bg"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a share in [0, 1], got {v}")
 
     @property
     def n_shards(self) -> int:
@@ -98,6 +113,7 @@ class _Worker:
         self.uniform = uniform_poses(self.hand) if cfg.mode == "uniform" else None
         self.grid = hemisphere_viewpoints()
         self.renderer = MeshRenderer()
+        self.photos, self.env = load_look(cfg.photo_bg, cfg.env_light)
 
     def close(self) -> None:
         self.renderer.close()
@@ -178,11 +194,19 @@ class _Worker:
             vc = verts_h[k] @ R.T + t
             jc = joints_h[k] @ R.T + t
 
-            bg, kind = app.make_background(rng, size)
-            light = app.sample_light(rng)
+            env = None
+            if self.env is not None and rng.random() < cfg.env_light:
+                env, info = self.env.sample(rng)
+            if env is not None and rng.random() < cfg.env_bg:
+                bg, kind = self.env.background(info["map"], K, size, info["to_map"], info["exposure"]), "envmap"
+            elif self.photos is not None and rng.random() < cfg.photo_bg:
+                bg, kind = self.photos.sample(rng, size)[0], "photo"
+            else:
+                bg, kind = app.make_background(rng, size)
+            light = env_summary(env) if env is not None else app.sample_light(rng)  # (old order kept)
             base = app.skin_tone(rng)
             colors = np.clip(app.vertex_colors(rng, verts_h[k], base, regions) * np.asarray(light["color"]), 0, 1)
-            res = self.renderer.render(vc, self.faces, K, size, size, color=colors,
+            res = self.renderer.render(vc, self.faces, K, size, size, color=colors, env=env,
                                        light_dir=light["light_dir"], ambient=light["ambient"], background=bg)
             rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE
             occluded = False
@@ -206,12 +230,48 @@ class _Worker:
                        pose_id=book["pose_id"][k], pair=book["pair"][k], t_interp=book["t_interp"][k],
                        view_id=nearest_view(self.grid, lon, lat), lon_lat=(lon, lat), roll=roll, fov=fov,
                        skin=base, light_dir=light["light_dir"], light_color=light["color"],
-                       ambient=light["ambient"], background=app.BACKGROUND_KINDS.index(kind),
+                       ambient=light["ambient"], background=LOOK_BACKGROUNDS.index(kind),
                        occluded=occluded, sequence="", frame=-1, crop=storage.identity_crop(size))
             for name in storage.ANNOTATIONS:
                 ann[name].append(row[name])
         storage.write_shard(storage.shard_dir(self.root, shard), encoded, np.stack(verts_rel), ann)
         return len(idx)
+
+
+def load_look(photo_bg: float, env_light: float, warn=print):
+    """``(PhotoBackgrounds | None, EnvMaps | None)`` from the look cache for the given shares;
+    None where a share is 0 or the cache has nothing (then one note says so)."""
+    from mobrecon.synth.envlight import EnvMaps
+    from mobrecon.synth.look_assets import default_cache, load_index
+    from mobrecon.synth.photo_backgrounds import PhotoBackgrounds
+
+    if photo_bg <= 0 and env_light <= 0:
+        return None, None
+    index = load_index()
+    photos = env = None
+    if index is not None:
+        if photo_bg > 0 and index["backgrounds"]:
+            photos = PhotoBackgrounds([e["file"] for e in index["backgrounds"]], warn=warn)
+            photos = photos if len(photos) else None
+        if env_light > 0 and index["envmaps"]:
+            env = EnvMaps([e["file"] for e in index["envmaps"]], warn=warn)
+            env = env if len(env) else None
+    if (photo_bg > 0 and photos is None) or (env_light > 0 and env is None):
+        warn(f"note: no usable look cache at {default_cache()} (run `mobrecon synth --fetch-look`): "
+             f"{'procedural backgrounds' if photos is None else 'photos'} and "
+             f"{'lamp light' if env is None else 'HDR light'} only")
+    return photos, env
+
+
+def env_summary(env) -> dict:
+    """Lamp-style annotations of an image-based light (camera coordinates): ``light_dir`` the
+    direction of the SH's linear band (the brightest side), ``ambient`` NaN (not a lamp),
+    ``color`` white (the map's colour is in the shading, not in the vertex colours)."""
+    lum = env.sh @ np.array([0.2126, 0.7152, 0.0722])
+    d = np.asarray(env.to_map).T @ np.array([lum[3], lum[1], lum[2]])  # map (x, y, z) -> camera
+    n = np.linalg.norm(d)
+    return {"light_dir": d / n if n > 0 else np.array([0.0, 0.0, -1.0]), "ambient": float("nan"),
+            "color": np.ones(3)}
 
 
 def image_worker(cfg_dict: dict, root: str) -> _Worker:
@@ -252,7 +312,8 @@ def check_config(root: Path, cfg) -> None:
         finally:
             os.remove(tmp)
     have = json.loads(path.read_text())
-    diff = sorted(k for k in want if have.get(k) != want[k])
+    defaults = {f.name: f.default for f in fields(cfg)}  # settings added later: older files lack them
+    diff = sorted(k for k in want if have.get(k, defaults.get(k)) != want[k])
     if diff:
         raise ValueError(f"{root} holds a set made with other settings ({', '.join(diff)} differ); "
                          "use another --out or the same settings to resume")
@@ -323,13 +384,12 @@ def run_shards(root: Path, cfg, make_worker, workers: int = 1, progress: bool = 
 
 def summarize(root: str | Path, cfg: SynthConfig) -> dict:
     """Counts and pose / view / background histograms over the complete shards."""
-    from mobrecon.synth.appearance import BACKGROUND_KINDS
     from mobrecon.synth.pose_space import N_UNIFORM
     from mobrecon.synth.viewpoints import N_VIEWS
 
     pose_hist = np.zeros(N_UNIFORM, np.int64)
     view_hist = np.zeros(N_VIEWS, np.int64)
-    bg_hist = np.zeros(len(BACKGROUND_KINDS), np.int64)
+    bg_hist = np.zeros(len(LOOK_BACKGROUNDS), np.int64)
     n = occluded = 0
     for s in range(cfg.n_shards):
         if not storage.is_complete(root, s):
@@ -338,7 +398,7 @@ def summarize(root: str | Path, cfg: SynthConfig) -> dict:
             pid = z["pose_id"]
             pose_hist += np.bincount(pid[pid >= 0], minlength=N_UNIFORM)
             view_hist += np.bincount(z["view_id"], minlength=N_VIEWS)
-            bg_hist += np.bincount(z["background"], minlength=len(BACKGROUND_KINDS))
+            bg_hist += np.bincount(z["background"], minlength=len(LOOK_BACKGROUNDS))
             occluded += int(z["occluded"].sum())
             n += len(pid)
     return {
@@ -350,7 +410,7 @@ def summarize(root: str | Path, cfg: SynthConfig) -> dict:
         "seed": cfg.seed,
         "size": cfg.size,
         "occluded": occluded,
-        "background_kinds": list(BACKGROUND_KINDS),
+        "background_kinds": list(LOOK_BACKGROUNDS),
         "background_histogram": bg_hist.tolist(),
         "pose_histogram": pose_hist.tolist() if cfg.mode == "uniform" else [],
         "view_histogram": view_hist.tolist(),

@@ -54,11 +54,27 @@ _FRAGMENT_SHADER = """
 #version 330
 uniform vec3 u_light;     // unit vector from the surface towards the light, camera coords
 uniform float u_ambient;
+uniform int u_mode;       // 0: Lambert + ambient; 1: image-based light (see EnvLight)
+uniform vec3 u_sh[9];     // mode 1: diffuse SH coefficients (linear RGB, map frame, exposure applied)
+uniform mat3 u_to_map;    // mode 1: camera -> map frame rotation
+uniform sampler2D u_spec; // mode 1: prefiltered radiance, equirectangular, linear RGB
+uniform float u_spec_gain;
 in vec3 v_pos;
 in vec3 v_normal;
 in vec3 v_color;
 layout(location = 0) out vec4 f_color;
 layout(location = 1) out float f_depth;
+const float PI = 3.14159265;
+vec3 sh_eval(vec3 d) {
+    return u_sh[0] * 0.282095 + u_sh[1] * (0.488603 * d.y) + u_sh[2] * (0.488603 * d.z)
+         + u_sh[3] * (0.488603 * d.x) + u_sh[4] * (1.092548 * d.x * d.y)
+         + u_sh[5] * (1.092548 * d.y * d.z) + u_sh[6] * (0.315392 * (3.0 * d.z * d.z - 1.0))
+         + u_sh[7] * (1.092548 * d.x * d.z) + u_sh[8] * (0.546274 * (d.x * d.x - d.y * d.y));
+}
+vec3 tonemap(vec3 x) {  // extended Reinhard (white 2), then gamma 2.2; see render.tonemap
+    x = max(x, 0.0);
+    return pow(clamp(x * (1.0 + x / 4.0) / (1.0 + x), 0.0, 1.0), vec3(1.0 / 2.2));
+}
 void main() {
     // geometric normal of this triangle, turned to face the camera (at the origin)
     vec3 ng = cross(dFdx(v_pos), dFdy(v_pos));
@@ -70,12 +86,51 @@ void main() {
     float ln = length(n);
     n = ln > 1e-12 ? n / ln : ng;
     if (dot(n, ng) < 0.0) n = -n;
-    float lambert = max(dot(n, u_light), 0.0);
-    float shade = u_ambient + (1.0 - u_ambient) * lambert;
-    f_color = vec4(clamp(v_color * shade, 0.0, 1.0), 1.0);
+    if (u_mode == 1) {
+        vec3 albedo = pow(clamp(v_color, 0.0, 1.0), vec3(2.2));
+        vec3 view = normalize(-v_pos);
+        vec3 nm = u_to_map * n;
+        vec3 r = u_to_map * reflect(-view, n);
+        vec2 uv = vec2(atan(r.x, -r.z) / (2.0 * PI) + 0.5, acos(clamp(r.y, -1.0, 1.0)) / PI);
+        float fres = 0.028 + 0.972 * pow(1.0 - max(dot(n, view), 0.0), 5.0);  // Schlick, skin F0
+        vec3 lin = albedo * max(sh_eval(nm), 0.0) * (1.0 - fres) + u_spec_gain * fres * texture(u_spec, uv).rgb;
+        f_color = vec4(tonemap(lin), 1.0);
+    } else {
+        float lambert = max(dot(n, u_light), 0.0);
+        float shade = u_ambient + (1.0 - u_ambient) * lambert;
+        f_color = vec4(clamp(v_color * shade, 0.0, 1.0), 1.0);
+    }
     f_depth = v_pos.z;
 }
 """
+
+
+def tonemap(x: np.ndarray) -> np.ndarray:
+    """Linear radiance (..., 3) -> display values in [0, 1]: extended Reinhard with white point
+    2, then gamma 2.2 (the same curve as the image-based-light shader). float32."""
+    x = np.maximum(np.asarray(x, np.float32), 0.0)
+    y = np.clip(x * (1.0 + x / 4.0) / (1.0 + x), 0.0, 1.0)
+    return np.power(y, np.float32(1.0 / 2.2))
+
+
+@dataclass
+class EnvLight:
+    """Image-based light for :meth:`MeshRenderer.render` (see :mod:`mobrecon.synth.envlight`).
+
+    sh: (9, 3) float diffuse coefficients in the map frame (real SH, order l=0..2 as
+        Y00, Y1-1, Y10, Y11, Y2-2, Y2-1, Y20, Y21, Y22 in terms of (x, y, z) = (map x, map y,
+        map z)), already convolved with the cosine lobe, divided by pi and times the exposure,
+        so that outgoing diffuse radiance = albedo * sum_k sh[k] Y_k(n).
+    to_map: (3, 3) rotation from camera coordinates to the map frame (y up).
+    specular: (h, 2h, 3) float32 prefiltered radiance (exposure applied), equirectangular:
+        row 0 is up (+y), column 0 is azimuth -pi, direction (sin t sin p, cos t, -sin t cos p).
+    spec_gain: multiplier of the specular term.
+    """
+
+    sh: np.ndarray
+    to_map: np.ndarray
+    specular: np.ndarray
+    spec_gain: float = 1.0
 
 
 def _egl_help(reason: str) -> str:
@@ -243,6 +298,7 @@ class MeshRenderer:
         light_dir: Sequence[float] = (0.0, 0.0, -1.0),
         ambient: float = 0.35,
         background: np.ndarray | Sequence[int] | None = None,
+        env: EnvLight | None = None,
     ) -> RenderResult:
         """Render a triangle mesh given in camera coordinates.
 
@@ -255,6 +311,9 @@ class MeshRenderer:
         ambient: intensity floor; shade = ambient + (1 - ambient) * max(n . l, 0).
         background: None (black), an RGB uint8 triple, or an (H, W, 3) uint8 image to composite
             over; pixels the mesh does not touch keep it exactly.
+        env: None (Lambert shading from ``light_dir``/``ambient``), or an :class:`EnvLight`:
+            ``color`` is then read as sRGB albedo, lit by the map's diffuse SH plus a Fresnel
+            specular term from its prefiltered radiance, and tonemapped (:func:`tonemap`).
         """
         width, height = int(width), int(height)
         if width < 1 or height < 1:
@@ -305,6 +364,18 @@ class MeshRenderer:
             prog["u_proj"].write(_projection(Ks, W, H, near, far).T.astype("f4").tobytes())
             prog["u_light"].value = tuple(float(x) for x in light)
             prog["u_ambient"].value = float(ambient)
+            prog["u_mode"].value = 0 if env is None else 1
+            tex = None
+            if env is not None:
+                prog["u_sh"].write(np.ascontiguousarray(env.sh, dtype="f4").reshape(9, 3).tobytes())
+                # GLSL mat3 is column-major: the transpose's bytes give the matrix itself
+                prog["u_to_map"].write(np.ascontiguousarray(np.asarray(env.to_map, "f4").T).tobytes())
+                prog["u_spec_gain"].value = float(env.spec_gain)
+                spec = np.ascontiguousarray(env.specular, dtype="f4")
+                tex = ctx.texture((spec.shape[1], spec.shape[0]), 3, spec.tobytes(), dtype="f4")
+                tex.repeat_x, tex.repeat_y = True, False
+                tex.use(0)
+                prog["u_spec"].value = 0
             vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(f, dtype="i4").tobytes())
             vao = ctx.vertex_array(
@@ -325,6 +396,8 @@ class MeshRenderer:
                 vao.release()
                 vbo.release()
                 ibo.release()
+                if tex is not None:
+                    tex.release()
 
         # Cleared to 0, so uncovered sub-samples contribute 0 colour, 0 alpha and 0 depth.
         if s == 1:
