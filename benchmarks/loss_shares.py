@@ -49,14 +49,14 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="data/synth_test")
     ap.add_argument("--batches", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--mesh-weight", type=float, default=1.0)
+    ap.add_argument("--unit3d", type=float, default=1.0, help="the 3D terms' unit in metres (loss.unit3d)")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     model = load_model(args.model)
     cfg = AugmentConfig()
     data = AugmentedSet(SynthSet(args.data), TrainTransform(cfg), seed=0)
     loader = DataLoader(data, batch_size=args.batch_size, shuffle=True)
-    w = LossWeights(mesh=args.mesh_weight)
+    w = LossWeights(unit3d=args.unit3d)
     acc: dict = {}
     for b, batch in zip(range(args.batches), loader):
         for k, v in shares(model, batch, w, cfg.views, cfg.size).items():
