@@ -104,3 +104,30 @@ def test_3d_terms_in_the_configured_unit():
     out["vertices"][1] += 1.0
     assert mesh_recon_losses(out, batch, hand.faces, LossWeights(), 1, 128)["mesh"].item() == \
         pytest.approx(0.02, rel=1e-4)
+
+
+def test_training_reexecs_with_jemalloc(monkeypatch, tmp_path):
+    """`mobrecon train` starts again with jemalloc preloaded when the library is there, and
+    leaves things alone when it is already loaded, absent, or turned off."""
+    from mobrecon.train import allocator
+
+    lib = tmp_path / "libjemalloc.so.2"
+    lib.write_bytes(b"")
+    calls = []
+    monkeypatch.setattr(allocator, "CANDIDATES", (str(lib),))
+    monkeypatch.setattr(allocator.os, "execve", lambda exe, args, env: calls.append((args, env)))
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.delenv("MOBRECON_ALLOCATOR", raising=False)
+    allocator.reexec_with_jemalloc(["train", "--config", "c.yaml"])
+    (args, env), = calls
+    assert args[1:] == ["-m", "mobrecon.cli", "train", "--config", "c.yaml"]
+    assert env["LD_PRELOAD"] == str(lib) and "dirty_decay_ms:-1" in env["MALLOC_CONF"]
+    monkeypatch.setenv("LD_PRELOAD", str(lib))
+    allocator.reexec_with_jemalloc(["train"])
+    monkeypatch.delenv("LD_PRELOAD")
+    monkeypatch.setenv("MOBRECON_ALLOCATOR", "system")
+    allocator.reexec_with_jemalloc(["train"])
+    monkeypatch.delenv("MOBRECON_ALLOCATOR")
+    monkeypatch.setattr(allocator, "CANDIDATES", (str(tmp_path / "none.so"),))
+    allocator.reexec_with_jemalloc(["train"])
+    assert len(calls) == 1

@@ -6,6 +6,7 @@
 #   libgl1           libGL.so.1  (glcontext resolves GL entry points through it)
 #   libegl-mesa0     Mesa's EGL vendor library + /usr/share/glvnd/egl_vendor.d/50_mesa.json
 #   libgl1-mesa-dri  Mesa's DRI drivers incl. swrast/llvmpipe (not pulled in by the above)
+#   libjemalloc2     not for rendering: `mobrecon train` preloads it (mobrecon.train.allocator)
 #
 # Idempotent: does nothing (and prints almost nothing) when everything is present.
 # When something is missing it runs apt-get (as root, or through sudo). When it cannot
@@ -16,7 +17,7 @@
 # Set MOBRECON_SKIP_SYSTEM_DEPS=1 to skip entirely.
 set -u
 
-PACKAGES="libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
+PACKAGES="libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libjemalloc2"
 CHECK_ONLY=0
 [ "${1:-}" = "--check" ] && CHECK_ONLY=1
 
@@ -64,6 +65,7 @@ have_lib libEGL.so.1 || missing+=("libEGL.so.1")
 have_lib libGL.so.1 || missing+=("libGL.so.1")
 have_mesa_egl_vendor || missing+=("mesa EGL vendor")
 have_mesa_swrast || missing+=("mesa swrast/llvmpipe driver")
+have_lib libjemalloc.so.2 || missing+=("libjemalloc.so.2")
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

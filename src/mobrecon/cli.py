@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mobrecon.train.allocator import reexec_with_jemalloc
+
 
 class UserError(Exception):
     """A problem with what the user asked for: printed as one line, exit code 2."""
@@ -907,6 +909,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    training = args.command == "train" or (args.command == "detect" and args.train)
+    if argv is None and training:  # a training run from the shell: a faster allocator
+        reexec_with_jemalloc(sys.argv[1:])
     try:
         return args.func(args)
     except (UserError, OSError, ValueError, RuntimeError, pickle.UnpicklingError) as e:

@@ -1,0 +1,38 @@
+"""A faster memory allocator for CPU training: jemalloc, preloaded when the system has it.
+
+PyTorch's CPU tensors come from the C library's ``malloc``; glibc hands every large buffer
+back to the kernel when it is freed and the next step faults it in again, page by page. In a
+training step of GhostStack on this project's 2-core box that was 40 % of the CPU time spent
+in the kernel (``/proc/PID/stat``: 38 s system against 54 s user); with jemalloc told never to
+return freed memory (``dirty_decay_ms:-1``) it was 2 %. An allocator has to be chosen before
+the process starts, so :func:`reexec_with_jemalloc` starts the command again with
+``LD_PRELOAD`` set; ``MOBRECON_ALLOCATOR=system`` keeps the C library's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+CANDIDATES = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+              "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2")
+CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
+
+def find_jemalloc() -> str | None:
+    """The path of the system's jemalloc (Debian: ``apt-get install libjemalloc2``), or None."""
+    return next((p for p in CANDIDATES if Path(p).is_file()), None)
+
+
+def reexec_with_jemalloc(argv: list[str]) -> None:
+    """Replace this process by ``python -m mobrecon.cli *argv`` with jemalloc preloaded, when
+    it is installed, not loaded yet and not turned off; otherwise return and carry on."""
+    if sys.platform != "linux" or os.environ.get("MOBRECON_ALLOCATOR", "jemalloc") != "jemalloc":
+        return
+    lib = find_jemalloc()
+    if lib is None or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
+        return
+    env = dict(os.environ, LD_PRELOAD=":".join(x for x in (lib, os.environ.get("LD_PRELOAD", "")) if x),
+               MALLOC_CONF=os.environ.get("MALLOC_CONF", CONF))
+    os.execve(sys.executable, [sys.executable, "-m", "mobrecon.cli", *argv], env)
