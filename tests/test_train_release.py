@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,3 +44,20 @@ def test_set_needs_key_equals_value(tmp_path):
     out = subprocess.run([sys.executable, str(REPO / "tools" / "train_release.py"), "--root", str(tmp_path),
                           "--steps", "stage3", "--set", "optim.lr"], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "--set: expected KEY=VALUE" in out.stderr
+
+
+def test_budget_runs_keep_learning_until_late():
+    """A stage cut to a time budget must not spend its second half at a negligible rate: the
+    paper's step decays scaled to 8 epochs (/10 after 2, 4, 6) had the rate at 1 % of its peak
+    half-way through the released stage 1; the budget schedule keeps half of it there."""
+    from mobrecon.train.config import OptimConfig
+    from mobrecon.train.schedule import budget_schedule, lr_at
+
+    total, epoch_steps = 2864, 358
+    paper = OptimConfig(lr=1e-3, milestones=(2, 4, 6))
+    assert lr_at(paper, total, epoch_steps, total // 2) <= 1e-5 + 1e-12  # what starved stage 1
+    cfg = budget_schedule(paper, total)
+    assert cfg.schedule == "cosine" and 0 < cfg.warmup_steps <= 300
+    assert lr_at(cfg, total, epoch_steps, total // 2) >= 0.45 * cfg.lr
+    assert lr_at(cfg, total, epoch_steps, int(total * 0.75)) >= 0.1 * cfg.lr
+    assert lr_at(cfg, total, epoch_steps, total - 1) == pytest.approx(cfg.lr / 100, rel=0.05)

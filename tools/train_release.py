@@ -12,9 +12,9 @@ stage resumes from its ``last.pt``, so the command can be run again after an int
             seen in training) under ROOT/data.
 ``stage1``  the 2D encoder (configs/<model>_stage1.yaml).  ``stage2`` the whole network
             (configs/<model>.yaml) from stage 1. Each stage first times 40 steps, then sets its
-            epoch length so the run fits ``--minutes1``/``--minutes2`` with the paper's schedule
-            shape (stage 1: 8 epochs, lr /10 after epochs 2, 4, 6, as 20/40/60 of 80; stage 2:
-            19 epochs, lr /10 after epoch 15, as 30 of 38).
+            epoch length so the run fits ``--minutes1``/``--minutes2`` (stage 1: 8 epochs, stage 2:
+            19) with one cosine over the run (``train.schedule.budget_schedule``; the paper's
+            step decays scaled to a short run left stage 1 at lr <= 1e-4 for three quarters of it).
 ``stage3``  continues a model file (``--init``, default the shipped weights) with
             configs/<model>_continue.yaml: a cosine schedule over ``--minutes3`` (epochs fixed,
             epoch length from the measured rate), batch ``--batch3``, bfloat16 on a GPU.
@@ -97,6 +97,7 @@ def _rate(log_file: Path) -> float:
 def run_stage(root: Path, args, stage: int) -> Path:
     from mobrecon.train.config import load_config
     from mobrecon.train.trainer import train
+    from mobrecon.train.schedule import budget_schedule
 
     out = root / args.model / f"stage{stage}"
     if (out / "done.json").exists():
@@ -129,11 +130,11 @@ def run_stage(root: Path, args, stage: int) -> Path:
         minutes = {1: args.minutes1, 2: args.minutes2, 3: args.minutes3}[stage]
         total = max(int(minutes * 60 * rate / cfg.batch_size * 0.97), 50)
         if stage == 3:  # cosine over the whole run: the config's epochs, each a share of it
-            epochs, milestones = cfg.epochs, cfg.optim.milestones
-        else:
-            epochs, milestones = (8, (2, 4, 6)) if stage == 1 else (19, (15,))
-        cfg = replace(cfg, epochs=epochs, epoch_steps=max(total // epochs, 1),
-                      optim=replace(cfg.optim, milestones=milestones))
+            epochs, optim = cfg.epochs, cfg.optim
+        else:  # one cosine over the budget (the paper's step decays, scaled down, starve a short run)
+            epochs = 8 if stage == 1 else 19
+            optim = budget_schedule(cfg.optim, epochs * max(total // epochs, 1))
+        cfg = replace(cfg, epochs=epochs, epoch_steps=max(total // epochs, 1), optim=optim)
         log(f"stage {stage}: {rate:.0f} samples/s -> {epochs} epochs x {cfg.epoch_steps} steps of {cfg.batch_size}")
     t0 = time.perf_counter()
     result = train(cfg, out, resume=(out / "last.pt").exists(), progress=False)
