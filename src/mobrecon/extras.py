@@ -44,8 +44,8 @@ def require(module: str, what: str, extra: str | None = None) -> ModuleType:
     saying that ``what`` (e.g. "ONNX export") needs it and which extra to install. ``extra``
     defaults to the one :data:`EXTRA_OF` lists for the module's top-level package."""
     top = module.split(".")[0]
-    extra_name, pypi = EXTRA_OF.get(top, (extra or "all", top))
-    extra = extra or extra_name
+    listed_extra, pypi = EXTRA_OF.get(top, ("all", top))
+    extra = extra or listed_extra
     try:
         return import_module(module)
     except ImportError as e:

@@ -24,7 +24,7 @@ def _check_file(path: str | os.PathLike) -> Path:
 def open_session(path: str | os.PathLike, threads: int | None = None):
     """An ``onnxruntime.InferenceSession`` on the CPU for ``path``; ``threads`` sets
     ``intra_op_num_threads`` (None: ONNX Runtime's default, one per physical core)."""
-    ort = require("onnxruntime", "The onnx / onnx-int8 backends")
+    ort = require("onnxruntime", "Running an ONNX model")
 
     path = _check_file(path)
     so = ort.SessionOptions()

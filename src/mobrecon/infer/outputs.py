@@ -83,7 +83,7 @@ def render_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: Ha
     meta = {"name": name, "mobrecon_version": __version__, **result.to_dict()}
     text = "{\n" + ",\n".join(f" {json.dumps(k, allow_nan=False)}: {json.dumps(v, allow_nan=False)}"
                                for k, v in meta.items()) + "\n}\n"
-    files = {paths[0]: lambda tmp: write_mesh(tmp, result.vertices, result.faces, "obj"),
+    files: dict[Path, object] = {paths[0]: lambda tmp: write_mesh(tmp, result.vertices, result.faces, "obj"),
              paths[1]: lambda tmp: tmp.write_text(text)}
     if not overlays:
         return files
@@ -103,8 +103,8 @@ def render_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: Ha
 
 def write_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: HandResult,
                   renderer: MeshRenderer | None = None, overlays: bool = True) -> list[Path]:
-    """Write the four files for one image (two with ``overlays=False``), all or nothing; returns their paths. A result with
-    non-finite numbers is a ValueError (nothing written); a failing write (a full disk) leaves
-    no file of the set behind and raises its OSError."""
+    """Write the four files for one image (two with ``overlays=False``), all or nothing; returns
+    their paths. A result with non-finite numbers is a ValueError (nothing written); a failing
+    write (a full disk) leaves no file of the set behind and raises its OSError."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     return write_file_set(render_outputs(out_dir, name, image, result, renderer, overlays))

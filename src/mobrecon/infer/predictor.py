@@ -393,7 +393,7 @@ class Predictor:
     def predict_batch(self, images: Sequence[ImageLike], boxes: Sequence[BoxLike | None] | None = None,
                       Ks: Sequence[KLike | None] | None = None, batch_size: int = 32,
                       hands: Sequence[HandSide | None] | None = None,
-                      errors: Literal["raise", "keep"] = "raise") -> list[HandResult | Exception]:
+                      errors: Literal["raise", "keep"] = "raise") -> list[Any]:
         """Many images at once (batched through the network, ``batch_size`` crops at a time);
         ``hands``: per image ``'left'``, ``'right'`` or None (the handedness classifier's call,
         else right). A bad image (unreadable, a bad box or K, a non-finite result) raises its
