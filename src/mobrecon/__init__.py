@@ -1,10 +1,25 @@
-"""mobrecon: mobile-friendly 3D hand mesh reconstruction from one RGB image (MobRecon, CVPR 2022)."""
+"""mobrecon: mobile-friendly 3D hand mesh reconstruction from one RGB image (MobRecon, CVPR 2022).
 
+The public API is :func:`load` and what it returns (docs/API.md)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from mobrecon.detect.detector import HandDetector
+    from mobrecon.detect.handedness import HandednessClassifier
+    from mobrecon.infer.predictor import Predictor
+
+__all__ = ["__version__", "load"]
 __version__ = "0.1.0"
 
 
-def load(name_or_path="mobrecon_ghoststack", backend: str = "torch", threads: int | None = None,
-         detector="auto", handedness="auto"):
+def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",
+         backend: Literal["torch", "onnx", "onnx-int8"] = "torch", threads: int | None = None,
+         detector: str | os.PathLike[str] | HandDetector | None = "auto",
+         handedness: str | os.PathLike[str] | HandednessClassifier | None = "auto") -> Predictor:
     """A predictor: ``mobrecon.load("mobrecon_ghoststack").predict("hand.jpg")``; ``detector``:
     ``"auto"`` (the shipped hand detector), None (none: no box means the whole image) or a
     detector file; ``handedness``: ``"auto"`` (the shipped left/right classifier), None (none:

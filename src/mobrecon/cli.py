@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mobrecon.extras import MissingExtraError, require
 from mobrecon.train.allocator import reexec_with_jemalloc
 
 
@@ -158,6 +159,8 @@ def cmd_export(args) -> int:
 
     if args.calib and not args.int8:
         raise UserError("--calib goes with --int8")
+    for module in ("onnx", "onnxscript", "onnxruntime"):  # export, then the parity check in ONNX Runtime
+        require(module, "mobrecon export")
     result = export_model(args.model, args.onnx, int8=args.int8, calib=args.calib, n=args.n_calib)
     result = {"model": args.model, "weights": _weights_of(args.model), "onnx": args.onnx, **result}
     if args.json:
@@ -193,6 +196,7 @@ def cmd_synth(args) -> int:
         return 0
     from mobrecon.synth.generator import SynthConfig, generate
 
+    require("moderngl", "mobrecon synth", extra="train")  # it renders every image
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
     if args.video:
@@ -344,6 +348,9 @@ def cmd_reconstruct(args) -> int:
     if args.video and not Path(args.video).exists():
         raise UserError(f"--video {args.video}: no such file or folder")
     out = _usable_out(Path(args.out))
+    overlays = args.overlays if args.video else not args.no_overlays
+    if overlays:  # a missing renderer: one line before the model loads
+        require("moderngl", "mobrecon reconstruct's overlays (--no-overlays writes the mesh and joints only)")
     with folder_lock(out, "mobrecon run"):  # a second run into this folder meanwhile is refused
         detector = None if args.no_detect else (args.detector or "auto")
         predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector,
@@ -379,7 +386,7 @@ def _reconstruct_images(args, predictor, box, K, out: Path) -> int:
                 files = {}  # one hand: NAME.*; several: NAME_hand0.*, NAME_hand1.*, ...
                 for i, result in enumerate(results):
                     stem = name if len(results) == 1 else f"{name}_hand{i}"
-                    files.update(render_outputs(out, stem, image, result, renderer))
+                    files.update(render_outputs(out, stem, image, result, renderer, not args.no_overlays))
             except (FileNotFoundError, ValueError) as e:
                 tqdm.write(_image_error("reconstruct", path, e), file=sys.stderr)
                 failures += 1
@@ -464,6 +471,7 @@ def cmd_detect(args) -> int:
     if args.make_data:
         from mobrecon.detect.composites import CompositeConfig, generate_composites
 
+        require("moderngl", "mobrecon detect --make-data", extra="train")  # it renders the hands
         if args.count is None:
             raise UserError("--make-data needs --count N")
         if args.workers < 1:
@@ -821,6 +829,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--video", help="instead of images: a video file or a folder of frames, tracked frame to frame")
     r.add_argument("--fps", type=float, default=30.0, help="with --video: frame rate for the acceleration report")
     r.add_argument("--overlays", action="store_true", help="with --video: also write per-frame overlays")
+    r.add_argument("--no-overlays", action="store_true", help="images: write only the mesh (.obj) and the "
+                   "joints (.json), no overlay or side-view PNGs (needs no renderer: no mobrecon[render] extra)")
     r.add_argument("--quiet", action="store_true", help="no progress bar or per-image lines")
     r.set_defaults(func=cmd_reconstruct)
 
@@ -914,9 +924,10 @@ def main(argv=None) -> int:
         reexec_with_jemalloc(sys.argv[1:])
     try:
         return args.func(args)
-    except (UserError, OSError, ValueError, RuntimeError, pickle.UnpicklingError) as e:
+    except (UserError, OSError, ValueError, RuntimeError, pickle.UnpicklingError, MissingExtraError) as e:
         # OSError: a file that cannot be read or written (FileNotFoundError among them);
-        # UnpicklingError: a refused pickle (a global outside the allow-list)
+        # UnpicklingError: a refused pickle (a global outside the allow-list); MissingExtraError:
+        # an optional dependency not installed (the line names the pip install to run)
         print(f"mobrecon {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
 

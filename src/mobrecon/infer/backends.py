@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mobrecon.extras import require
 from mobrecon.infer.export import OUTPUTS, export_onnx, quantize_int8
 from mobrecon.infer.ort_session import input_size, is_quantized, open_session
 from mobrecon.infer.resolve import resolve_model
@@ -102,6 +103,8 @@ def make_runner(model_or_path, backend: str = "torch", threads: int | None = Non
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    if backend != "torch":  # before any export work
+        require("onnxruntime", f"The {backend} backend")
     onnx_file = isinstance(model_or_path, (str, os.PathLike)) and Path(model_or_path).suffix.lower() == ".onnx"
     if onnx_file:
         path = Path(model_or_path)

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mobrecon.extras import require
 from mobrecon.io_utils import atomic_path
 from mobrecon.infer.ort_session import input_size, is_quantized, open_session
 from mobrecon.infer.resolve import resolve_model
@@ -114,7 +115,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int | None = None, batch:
     ``exporter``: 'dynamo' (default) or 'torchscript' (default when ``opset`` < 18). Returns
     ``{"path", "exporter", "opset", "input", "outputs", "seconds", "bytes"}``.
     """
-    import onnx
+    onnx = require("onnx", "ONNX export")
 
     if int(batch) < 2:
         raise ValueError(f"batch: the example batch must be >= 2 for a dynamic batch axis, got {batch}")
@@ -125,6 +126,8 @@ def export_onnx(model, path: str | os.PathLike, opset: int | None = None, batch:
     if exporter == "dynamo" and opset is not None and int(opset) < MIN_DYNAMO_OPSET:
         raise ValueError(f"opset {opset}: the dynamo exporter writes opset >= {MIN_DYNAMO_OPSET}; "
                          "use exporter='torchscript'")
+    if exporter == "dynamo":
+        require("onnxscript", "ONNX export (the dynamo exporter)")
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path}: is a folder; give the .onnx file to write")
@@ -288,7 +291,9 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
     "op_types", "activations", "seconds", "bytes", "fp32_bytes", "differences"}``
     (``differences``: :func:`int8_differences`).
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    quantization = require("onnxruntime.quantization", "int8 quantisation")
+    CalibrationMethod, QuantFormat = quantization.CalibrationMethod, quantization.QuantFormat
+    QuantType, quantize_static = quantization.QuantType, quantization.quantize_static
 
     from mobrecon.data.crop import to_tensor_image
     from mobrecon.infer.calibration import calibration_crops

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mobrecon.extras import require
+
 __all__ = ["QUANT_OPS", "input_size", "is_quantized", "open_session"]
 
 # Node types that only a quantised graph holds.
@@ -22,7 +24,7 @@ def _check_file(path: str | os.PathLike) -> Path:
 def open_session(path: str | os.PathLike, threads: int | None = None):
     """An ``onnxruntime.InferenceSession`` on the CPU for ``path``; ``threads`` sets
     ``intra_op_num_threads`` (None: ONNX Runtime's default, one per physical core)."""
-    import onnxruntime as ort
+    ort = require("onnxruntime", "Running an ONNX model")
 
     path = _check_file(path)
     so = ort.SessionOptions()
@@ -48,7 +50,7 @@ def input_size(session) -> int:
 
 def is_quantized(path: str | os.PathLike) -> bool:
     """Whether the ONNX file at ``path`` holds quantisation nodes (an int8 model)."""
-    import onnx
+    onnx = require("onnx", "Reading an ONNX file")
 
     path = _check_file(path)
     try:

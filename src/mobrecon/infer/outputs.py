@@ -6,7 +6,9 @@ photo with the shaded mesh rendered over it through K and the 2D skeleton on top
 ``NAME_side.png`` the mesh seen from its side. The four files are a set, written all or
 nothing: everything is rendered in memory first, then written to temp names and renamed at the
 end (:func:`mobrecon.io_utils.write_file_set`). The overlay of a photo over
-``MAX_OVERLAY_SIDE`` pixels on a side is drawn on the photo downscaled to that size.
+``MAX_OVERLAY_SIDE`` pixels on a side is drawn on the photo downscaled to that size. With
+``overlays=False`` the set is the first two files only, and nothing is rendered (no renderer,
+no ``mobrecon[render]`` extra needed).
 """
 
 from __future__ import annotations
@@ -58,17 +60,18 @@ def side_view(result: HandResult, renderer: MeshRenderer, size: int = 384) -> np
     return r.rgb
 
 
-def output_paths(out_dir: str | Path, name: str) -> list[Path]:
-    """The four files of one image's set."""
+def output_paths(out_dir: str | Path, name: str, overlays: bool = True) -> list[Path]:
+    """The files of one image's set: four, or two with ``overlays=False``."""
     out = Path(out_dir)
-    return [out / f"{name}.obj", out / f"{name}.json", out / f"{name}_overlay.png", out / f"{name}_side.png"]
+    paths = [out / f"{name}.obj", out / f"{name}.json", out / f"{name}_overlay.png", out / f"{name}_side.png"]
+    return paths if overlays else paths[:2]
 
 
 def render_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: HandResult,
-                   renderer: MeshRenderer | None = None) -> dict[Path, object]:
+                   renderer: MeshRenderer | None = None, overlays: bool = True) -> dict[Path, object]:
     """Everything of one hand's set made in memory: {path: a function writing that file to the
     temp path it is given}, for :func:`mobrecon.io_utils.write_file_set`. A result with
-    non-finite numbers is a ValueError."""
+    non-finite numbers is a ValueError. ``overlays=False``: the mesh and JSON only."""
     from PIL import Image
 
     from mobrecon import __version__
@@ -80,6 +83,10 @@ def render_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: Ha
     meta = {"name": name, "mobrecon_version": __version__, **result.to_dict()}
     text = "{\n" + ",\n".join(f" {json.dumps(k, allow_nan=False)}: {json.dumps(v, allow_nan=False)}"
                                for k, v in meta.items()) + "\n}\n"
+    files: dict[Path, object] = {paths[0]: lambda tmp: write_mesh(tmp, result.vertices, result.faces, "obj"),
+             paths[1]: lambda tmp: tmp.write_text(text)}
+    if not overlays:
+        return files
     own = renderer is None
     renderer = renderer or MeshRenderer()
     try:
@@ -91,16 +98,13 @@ def render_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: Ha
     def png(rgb):
         return lambda tmp: Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
 
-    return {paths[0]: lambda tmp: write_mesh(tmp, result.vertices, result.faces, "obj"),
-            paths[1]: lambda tmp: tmp.write_text(text),
-            paths[2]: png(pictures[0]),
-            paths[3]: png(pictures[1])}
+    return {**files, paths[2]: png(pictures[0]), paths[3]: png(pictures[1])}
 
 
 def write_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: HandResult,
-                  renderer: MeshRenderer | None = None) -> list[Path]:
-    """Write the four files for one image, all or nothing; returns their paths. A result with
-    non-finite numbers is a ValueError (nothing written); a failing write (a full disk) leaves
-    no file of the set behind and raises its OSError."""
+                  renderer: MeshRenderer | None = None, overlays: bool = True) -> list[Path]:
+    """Write the four files for one image (two with ``overlays=False``), all or nothing; returns
+    their paths. A result with non-finite numbers is a ValueError (nothing written); a failing
+    write (a full disk) leaves no file of the set behind and raises its OSError."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return write_file_set(render_outputs(out_dir, name, image, result, renderer))
+    return write_file_set(render_outputs(out_dir, name, image, result, renderer, overlays))

@@ -21,12 +21,24 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence, TypeAlias, overload
 
 import numpy as np
 
 from mobrecon.data.crop import CropBox, crop_image, crop_matrix, full_image_crop, hand_box, to_tensor_image
 from mobrecon.infer.root import default_intrinsics, uncrop_hand
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+    from mobrecon.detect.detector import HandDetector
+    from mobrecon.detect.handedness import HandednessClassifier
+
+# What the public API takes (docs/API.md):
+ImageLike: TypeAlias = "str | os.PathLike[str] | np.ndarray | PILImage"  # a file, (H, W, 3) uint8 RGB, or PIL
+BoxLike: TypeAlias = "Sequence[float] | np.ndarray"  # (x0, y0, x1, y1) image pixels
+KLike: TypeAlias = "Sequence[float] | np.ndarray"  # (3, 3), or (fx, fy, cx, cy) pixels
+HandSide: TypeAlias = 'Literal["left", "right"]'
 
 BOX_MARGIN = 1.3  # a given hand box is widened like the training crops around the joints
 LOG = logging.getLogger("mobrecon.predictor")
@@ -40,7 +52,10 @@ class HandResult:
     ``vertices`` (V, 3) and ``joints3d`` (21, 3) camera space; ``faces`` (F, 3); ``joints2d``
     (21, 2) pixels of the original image; ``root`` (3,) the wrist's camera-space position;
     ``box`` (4,) the hand box used (x0, y0, x1, y1, image pixels); ``crop`` the square crop the
-    network saw; ``K`` (3, 3) the intrinsics used; ``K_given`` whether K came from the caller.
+    network saw; ``K`` (3, 3) the intrinsics used; ``K_given`` whether K came from the caller;
+    ``image_size`` (width, height); ``extra``: ``model``, ``handedness`` ('left' / 'right') and,
+    where they apply, ``p_left``, ``detection_score``, ``detection``. Arrays are float32 but
+    ``faces`` (int64) and ``K`` (float64).
     """
 
     vertices: np.ndarray
@@ -52,10 +67,10 @@ class HandResult:
     crop: CropBox
     K: np.ndarray
     K_given: bool
-    image_size: tuple[int, int]
-    extra: dict = field(default_factory=dict)
+    image_size: tuple[int, int]  # (width, height) of the photo
+    extra: dict[str, Any] = field(default_factory=dict)  # model, handedness, p_left, detection_score, ...
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (lists of floats; the mesh itself goes to a mesh file)."""
         r = lambda a, d=5: np.round(np.asarray(a, np.float64), d).tolist()  # noqa: E731
         return {"joints2d": r(self.joints2d, 2), "joints3d": r(self.joints3d, 5), "root": r(self.root, 5),
@@ -111,7 +126,7 @@ def _from_pil(image, name: str = "image") -> np.ndarray:
         raise ValueError(f"{name}: not a complete image ({e})") from None
 
 
-def read_image(image) -> np.ndarray:
+def read_image(image: ImageLike) -> np.ndarray:
     """A path, an (H, W, 3) uint8 RGB array, or a PIL image -> (H, W, 3) uint8 RGB. Files and
     PIL images are turned upright by their EXIF orientation; a truncated JPEG (or any file that
     does not decode completely) and an image over ``MAX_IMAGE_SIDE`` pixels on a side are a
@@ -269,8 +284,8 @@ class Predictor:
     says, crop by crop, whether a hand is left when the caller does not.
     """
 
-    def __init__(self, model, faces: np.ndarray | None = None, input_size: int | None = None, name: str = "",
-                 detector=None, handedness=None):
+    def __init__(self, model: Any, faces: np.ndarray | None = None, input_size: int | None = None, name: str = "",
+                 detector: HandDetector | None = None, handedness: HandednessClassifier | None = None) -> None:
         self.model = model
         if faces is None:
             faces = model.faces.cpu().numpy()
@@ -318,7 +333,8 @@ class Predictor:
     def crop_for(self, width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
         return crop_for(width, height, box)
 
-    def predict(self, image, box=None, K=None, hand: str | None = None) -> HandResult:
+    def predict(self, image: ImageLike, box: BoxLike | None = None, K: KLike | None = None,
+                hand: HandSide | None = None) -> HandResult:
         """One hand from one image. ``box`` (x0, y0, x1, y1) pixels around the hand (None: the
         best hand the attached detector finds; with no detector, or no hand found, the whole
         image is the crop and ``extra['detection']`` says so); ``K`` (3, 3) or (fx, fy, cx, cy)
@@ -335,8 +351,8 @@ class Predictor:
             return result
         return self.predict_batch([image], [box], [K], hands=[hand])[0]
 
-    def predict_hands(self, image, K=None, threshold: float | None = None,
-                      max_hands: int | None = None, hand: str | None = None) -> list[HandResult]:
+    def predict_hands(self, image: ImageLike, K: KLike | None = None, threshold: float | None = None,
+                      max_hands: int | None = None, hand: HandSide | None = None) -> list[HandResult]:
         """Every hand the detector finds in ``image`` above ``threshold`` (default: the
         detector's), best first, at most ``max_hands``; left hands go through the right-hand
         network mirrored (``hand``: ``'left'``/``'right'`` for every hand, else the handedness
@@ -362,9 +378,22 @@ class Predictor:
             results.append(r)
         return results
 
-    def predict_batch(self, images: Sequence, boxes: Sequence | None = None, Ks: Sequence | None = None,
-                      batch_size: int = 32, hands: Sequence | None = None,
-                      errors: str = "raise") -> list[HandResult]:
+    @overload
+    def predict_batch(self, images: Sequence[ImageLike], boxes: Sequence[BoxLike | None] | None = ...,
+                      Ks: Sequence[KLike | None] | None = ..., batch_size: int = ...,
+                      hands: Sequence[HandSide | None] | None = ...,
+                      errors: Literal["raise"] = ...) -> list[HandResult]: ...
+
+    @overload
+    def predict_batch(self, images: Sequence[ImageLike], boxes: Sequence[BoxLike | None] | None = ...,
+                      Ks: Sequence[KLike | None] | None = ..., batch_size: int = ...,
+                      hands: Sequence[HandSide | None] | None = ...,
+                      *, errors: Literal["keep"]) -> list[HandResult | Exception]: ...
+
+    def predict_batch(self, images: Sequence[ImageLike], boxes: Sequence[BoxLike | None] | None = None,
+                      Ks: Sequence[KLike | None] | None = None, batch_size: int = 32,
+                      hands: Sequence[HandSide | None] | None = None,
+                      errors: Literal["raise", "keep"] = "raise") -> list[Any]:
         """Many images at once (batched through the network, ``batch_size`` crops at a time);
         ``hands``: per image ``'left'``, ``'right'`` or None (the handedness classifier's call,
         else right). A bad image (unreadable, a bad box or K, a non-finite result) raises its
@@ -475,8 +504,9 @@ class Predictor:
 
     # -- video -----------------------------------------------------------------------------
 
-    def predict_video(self, frames: Iterable, box=None, K=None, fps: float = 30.0,
-                      margin: float = BOX_MARGIN, hand: str | None = None) -> tuple[list[HandResult], dict]:
+    def predict_video(self, frames: Iterable[ImageLike], box: BoxLike | None = None, K: KLike | None = None,
+                      fps: float = 30.0, margin: float = BOX_MARGIN,
+                      hand: HandSide | None = None) -> tuple[list[HandResult], dict[str, Any]]:
         """Frame by frame, each frame's crop placed around the previous frame's 2D joints (the
         first frame: ``box``, else the attached detector's best hand, else the whole frame).
         With a detector, tracking counts as lost when the hand leaves the frame or the 2D joints
@@ -567,8 +597,10 @@ def load_handedness(handedness, model):
     return HandednessClassifier.load(handedness, model)
 
 
-def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str = "torch",
-         threads: int | None = None, detector="auto", handedness="auto") -> Predictor:
+def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",
+         backend: Literal["torch", "onnx", "onnx-int8"] = "torch", threads: int | None = None,
+         detector: str | os.PathLike[str] | HandDetector | None = "auto",
+         handedness: str | os.PathLike[str] | HandednessClassifier | None = "auto") -> Predictor:
     """A :class:`Predictor` from a registered model name (its shipped weights), a model file
     or a stage-2 checkpoint, with the shipped hand detector and the shipped handedness head for
     its encoder attached where they exist (``detector``: see :func:`load_detector`;

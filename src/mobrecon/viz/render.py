@@ -26,6 +26,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from mobrecon.extras import require
 from mobrecon.io_utils import atomic_write_png
 
 SKIN = (0.85, 0.64, 0.52)
@@ -211,10 +212,7 @@ class MeshRenderer:
     # -- context management ------------------------------------------------------------------
     def _context(self):
         if self._ctx is None:
-            try:
-                import moderngl
-            except ImportError as e:  # pragma: no cover - moderngl is a hard dependency
-                raise RuntimeError(_egl_help(f"cannot import moderngl: {e}")) from e
+            moderngl = require("moderngl", "Rendering (overlays, mobrecon hand --png, synthetic data)")
             try:
                 ctx = moderngl.create_standalone_context(backend="egl", require=330)
             except Exception as e:
