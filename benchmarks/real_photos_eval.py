@@ -51,8 +51,11 @@ from mobrecon.data.teacher_labels import TeacherLabels, load_labels
 from mobrecon.eval.average_hand import ANCHORS, average_hand_2d, average_hand_3d, keypoint_boxes, place_in_boxes
 from mobrecon.eval.box_errors import box_errors, box_side, summarise_box_errors
 from mobrecon.eval.metrics import pa_mpjpe
+from mobrecon.infer.outputs import overlay
 from mobrecon.infer.predictor import load
 from mobrecon.io_utils import atomic_write_png, atomic_write_text
+from mobrecon.synth.preview import draw_joints
+from mobrecon.viz.render import MeshRenderer
 
 FITS_FORMAT = "mobrecon-pseudo-meshes/1"  # mobrecon.data.pseudo_mesh (wip-fit)
 FITS_KEYS = ("files", "image", "joints3d", "keep", "mirrored")
@@ -299,10 +302,6 @@ def draw_points(image: np.ndarray, points: np.ndarray, colour=(255, 255, 255)) -
 def overlay_grid(sets: list[HeldOut], predictors: dict, per_set: int = 4, cell: int = 160) -> np.ndarray:
     """Rows: the teacher's keypoints, then each model's mesh and joints (teacher given handedness)
     with the teacher's keypoints as white crosses; columns: ``per_set`` held-out hands of each set."""
-    from mobrecon.infer.outputs import overlay
-    from mobrecon.synth.preview import draw_joints
-    from mobrecon.viz.render import MeshRenderer
-
     picks = [(d, int(j)) for d in sets for j in np.unique(np.linspace(0, len(d.images) - 1, per_set).round())
              if len(d.images)]
     label_w = 150

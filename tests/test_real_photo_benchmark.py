@@ -135,7 +135,8 @@ def _fake_closeups(tmp_path: Path, n: int = 6):
         path = folder / f"IMG_{i + 1}.png"
         cv2.imwrite(str(path), img)
         sha = hashlib.sha1(path.read_bytes()).hexdigest()
-        hands = {"keypoints2d": kp[None].astype(np.float32), "world": rng.normal(0, 0.04, (1, 21, 3)).astype(np.float32),
+        hands = {"keypoints2d": kp[None].astype(np.float32),
+                 "world": rng.normal(0, 0.04, (1, 21, 3)).astype(np.float32),
                  "hand": np.array([side]), "hand_score": np.array([0.9], np.float32),
                  "score": np.array([0.9], np.float32),
                  "box": keypoint_boxes(kp[None]).astype(np.float32)}
