@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 import torch
 
+from mobrecon.data.pseudo_mesh import FITS_FORMAT
 from mobrecon.data.real_photos import FOLDERS, READERS, default_realdata
 from mobrecon.data.teacher_labels import TeacherLabels, load_labels
 from mobrecon.eval.average_hand import ANCHORS, average_hand_2d, average_hand_3d, keypoint_boxes, place_in_boxes
@@ -57,7 +58,6 @@ from mobrecon.io_utils import atomic_write_png, atomic_write_text
 from mobrecon.synth.preview import draw_joints
 from mobrecon.viz.render import MeshRenderer
 
-FITS_FORMAT = "mobrecon-pseudo-meshes/1"  # mobrecon.data.pseudo_mesh (wip-fit)
 FITS_KEYS = ("files", "image", "joints3d", "keep", "mirrored")
 PROTOCOLS = {"closeups": "whole photo", "signers": "teacher box", "hagrid": "teacher box"}
 # where the average hand of each set is learnt (HaGRID has no training split)
