@@ -15,7 +15,7 @@ see the same load; the median over all calls is reported):
 - video: ``predict_video`` over the photo rolled sideways by 2 px per frame (the detector and
   the head run only when the hand is (re)found), per frame;
 
-for the default backend (ONNX Runtime, ``mobrecon.load()``'s defaults: one thread) and PyTorch
+for the default backend (ONNX Runtime, ``mobrecon.load()``'s defaults: two threads, no spinning) and PyTorch
 eager, beside MediaPipe Hands (``max_num_hands=1``, static mode and tracking mode) run in the
 teacher venv (``.venv-teacher`` here or in ``../wt-label``; ``--mediapipe PYTHON``) as a
 subprocess, a column skipped when there is none. ``--threads-check``: the box-given call on 1
@@ -144,6 +144,7 @@ def threads_check(rgb, box, runs: int) -> list[dict]:
                 tp = mobrecon.load(backend="torch", threads=threads, handedness=None)
                 t = times_ms(lambda: tp.predict(rgb, box=box, hand="right"), 5, runs)
                 rows.append({"busy": busy, "threads": threads, "spinning": "torch", "median_ms": statistics.median(t)})
+                print(f"# threads: {rows[-3:]}", file=sys.stderr, flush=True)
         finally:
             os.environ.pop("MOBRECON_SPIN", None)
             if proc is not None:
@@ -162,6 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--mediapipe", help="python of a venv with mediapipe (default: .venv-teacher)")
     ap.add_argument("--threads-check", action="store_true")
+    ap.add_argument("--no-torch", action="store_true", help="leave out the PyTorch eager column (the slowest)")
     ap.add_argument("--readme", action="store_true", help="rewrite README.md's pipeline-speed block")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -172,12 +174,17 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="mobrecon-pipe-") as tmp:
             photo, box = make_photo(mp, Path(tmp))
             rgb = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
-            preds = {"onnx": mobrecon.load(), "torch": mobrecon.load(backend="torch")}
+            preds = {"onnx": mobrecon.load()}
+            if not args.no_torch:
+                preds["torch"] = mobrecon.load(backend="torch")
             assert preds["onnx"].backend == "onnx", preds["onnx"].backend
             samples: dict = {}
             for _ in range(max(1, args.rounds)):
                 for name, pred in preds.items():
-                    for k, v in ours(pred, rgb, box, args.runs, shifts).items():
+                    got = ours(pred, rgb, box, args.runs, shifts)
+                    print(f"# {name}: " + ", ".join(f"{k} {statistics.median(v):.1f} ms" for k, v in got.items()
+                                                    if isinstance(v, list)), file=sys.stderr, flush=True)
+                    for k, v in got.items():
                         if isinstance(v, list):
                             samples.setdefault((name, k), []).extend(v)
                         else:
@@ -189,6 +196,8 @@ def main(argv=None) -> int:
                     tr = mp.ask(cmd="track", image=str(photo), shifts=shifts)
                     samples.setdefault(("mediapipe", "video"), []).extend(tr["ms"][3:])
                     samples[("mediapipe", "video_hands")] = sum(tr["hands"])
+                    print(f"# mediapipe: static {statistics.median(st['ms'][3:]):.1f} ms, "
+                          f"tracking {statistics.median(tr['ms'][3:]):.1f} ms", file=sys.stderr, flush=True)
             checks = threads_check(rgb, box, args.runs) if args.threads_check else []
             found = len(preds["onnx"].detector.detect(rgb)) if preds["onnx"].detector is not None else 0
     finally:

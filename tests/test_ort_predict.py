@@ -128,7 +128,10 @@ def test_load_falls_back_to_torch_without_onnxruntime(tmp_path, monkeypatch, mod
 def test_thread_settings_are_applied(monkeypatch, cache, model):
     monkeypatch.delenv("MOBRECON_THREADS", raising=False)
     monkeypatch.delenv("MOBRECON_SPIN", raising=False)
-    assert inference_threads() == 1 and inference_threads(3) == 3
+    import os
+
+    assert inference_threads() == min(2, os.cpu_count()) and inference_threads(3) == 3
+    assert inference_threads(None, "torch") == 1
     so = session_options(2)
     assert so.intra_op_num_threads == 2 and so.inter_op_num_threads == 1
     assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -773,7 +773,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--K", help="fx,fy,cx,cy intrinsics in pixels (default: a typical camera for the image size)")
     r.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch", "onnx-int8"),
                    help="auto (default): ONNX Runtime (graphs exported at first use and cached), else PyTorch")
-    r.add_argument("--threads", type=int, help="CPU threads (default: $MOBRECON_THREADS, else 1)")
+    r.add_argument("--threads", type=int, help="CPU threads (default: $MOBRECON_THREADS, else 2 on ONNX Runtime, 1 for PyTorch)")
     r.add_argument("--video", help="instead of images: a video file or a folder of frames, tracked frame to frame")
     r.add_argument("--fps", type=float, default=30.0, help="with --video: frame rate for the acceleration report")
     r.add_argument("--overlays", action="store_true", help="with --video: also write per-frame overlays")

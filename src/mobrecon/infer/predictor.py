@@ -604,14 +604,13 @@ def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str =
     :mod:`mobrecon.infer.ort_cache`), else PyTorch eager; 'onnx': ONNX Runtime or an error;
     'torch': PyTorch eager; 'onnx-int8': an int8 graph quantised now (slow to make, see the
     README: fp32 is the one to use). ``threads``: CPU threads (None: ``$MOBRECON_THREADS``,
-    else 1; see :mod:`mobrecon.infer.threads`)."""
+    else 2 on ONNX Runtime, without spinning, and 1 for PyTorch; see :mod:`mobrecon.infer.threads`)."""
     from mobrecon.infer.threads import inference_threads
     from mobrecon.models import names
     from mobrecon.models.weights import load_model
 
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
-    threads = inference_threads(threads)
     key = str(name_or_path)
     path = Path(key)
     if not path.suffix and key in names():
@@ -624,7 +623,7 @@ def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str =
     det, hands = load_detector(detector), load_handedness(handedness, model)
     faces, size = model.faces.cpu().numpy(), model.cfg.input_size
     if backend in ("auto", "onnx"):
-        on_ort = _on_ort(model, det, threads, backend)
+        on_ort = _on_ort(model, det, inference_threads(threads), backend)
         if on_ort is not None:
             net, ort_det = on_ort
             return Predictor(model, faces=faces, input_size=size, name=name, detector=ort_det, handedness=hands,
@@ -632,7 +631,7 @@ def load(name_or_path: str | os.PathLike = "mobrecon_ghoststack", backend: str =
     if backend == "onnx-int8":
         from mobrecon.infer.backends import make_runner
 
-        net = make_runner(model, backend=backend, threads=threads)
+        net = make_runner(model, backend=backend, threads=inference_threads(threads))
     else:
-        net = TorchRunner(model, threads)
+        net = TorchRunner(model, inference_threads(threads, "torch"))
     return Predictor(model, faces=faces, input_size=size, name=name, detector=det, handedness=hands, net=net)

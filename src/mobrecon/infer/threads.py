@@ -1,15 +1,19 @@
 """CPU thread settings for inference: how many threads, and whether idle ones spin.
 
-Measured on this 2-core box with one competing busy process (``benchmarks/pipeline_speed.py
---threads-check``, figures in the README): two intra-op threads that spin while waiting for a
-descheduled peer lose several times what they gain on a quiet machine, while one thread only
-shares its core. So inference defaults to **one thread** and ONNX Runtime's intra-op threads
-do not spin (``session.intra_op.allow_spinning = 0``; with one thread there is nothing to spin
-for anyway). Users set another count with ``threads=`` (``mobrecon.load``, ``--threads``) or
-the ``MOBRECON_THREADS`` environment variable; spinning comes back with ``MOBRECON_SPIN=1``
-(faster by a little on an otherwise idle machine with several threads). For the PyTorch
-fallback, OpenMP's wait policy is read when torch starts: ``OMP_WAIT_POLICY=PASSIVE`` in the
-environment before Python starts is what keeps its threads from spinning.
+Measured on this 2-core box (``benchmarks/pipeline_speed.py --threads-check``; figures in the
+README), ``predict`` with the box given, with and without one competing busy process: what
+collapses is *spinning* -- threads that busy-wait for a descheduled peer (ONNX Runtime with
+spinning, 2 threads: 2.1x slower than without on the otherwise shared machine, 2.2x with the
+busy process; PyTorch eager, whose OpenMP threads spin, 2 threads: 4x slower than 1). Two ONNX
+Runtime threads that do not spin were the fastest in both cases. So:
+
+- ONNX Runtime: ``min(2, cores)`` intra-op threads, idle threads do not spin
+  (``session.intra_op.allow_spinning = 0``);
+- PyTorch eager (the fallback): one thread (OpenMP's wait policy is fixed when torch starts;
+  ``OMP_WAIT_POLICY=PASSIVE`` in the environment is what stops its spinning).
+
+Users set another count with ``threads=`` (``mobrecon.load``, ``--threads``) or
+``$MOBRECON_THREADS``; ``MOBRECON_SPIN=1`` allows ONNX Runtime's threads to spin.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import os
 
 __all__ = ["DEFAULT_THREADS", "inference_threads", "session_options", "spinning"]
 
-DEFAULT_THREADS = 1
+DEFAULT_THREADS = {"onnx": 2, "torch": 1}  # at most; never more than the machine's cores
 
 
-def inference_threads(threads: int | None = None) -> int:
-    """``threads`` when given, else ``$MOBRECON_THREADS``, else ``DEFAULT_THREADS``; >= 1."""
+def inference_threads(threads: int | None = None, backend: str = "onnx") -> int:
+    """``threads`` when given, else ``$MOBRECON_THREADS``, else ``DEFAULT_THREADS[backend]``
+    (capped at the number of cores); >= 1."""
     if threads is None:
         env = os.environ.get("MOBRECON_THREADS", "").strip()
         if env:
@@ -31,7 +36,7 @@ def inference_threads(threads: int | None = None) -> int:
             except ValueError:
                 raise ValueError(f"MOBRECON_THREADS={env!r}: not a whole number of threads") from None
         else:
-            threads = DEFAULT_THREADS
+            threads = min(DEFAULT_THREADS[backend], os.cpu_count() or 1)
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     return int(threads)
