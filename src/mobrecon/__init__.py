@@ -17,13 +17,14 @@ __version__ = "0.1.0"
 
 
 def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",
-         backend: Literal["torch", "onnx", "onnx-int8"] = "torch", threads: int | None = None,
+         backend: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto", threads: int | None = None,
          detector: str | os.PathLike[str] | HandDetector | None = "auto",
          handedness: str | os.PathLike[str] | HandednessClassifier | None = "auto") -> Predictor:
     """A predictor: ``mobrecon.load("mobrecon_ghoststack").predict("hand.jpg")``; ``detector``:
     ``"auto"`` (the shipped hand detector), None (none: no box means the whole image) or a
     detector file; ``handedness``: ``"auto"`` (the shipped left/right classifier), None (none:
-    hands are right unless told or the detector says left) or a classifier file. See
+    hands are right unless told or the detector says left) or a classifier file; ``backend``:
+    "auto" (ONNX Runtime, PyTorch where it is missing), "onnx", "torch" or "onnx-int8". See
     :func:`mobrecon.infer.predictor.load`."""
     from mobrecon.infer.predictor import load as _load
 

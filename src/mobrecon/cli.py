@@ -824,8 +824,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "as the handedness classifier says for each crop); a left hand is reconstructed mirrored")
     r.add_argument("--handedness", metavar="PATH", help="a handedness classifier file (default: the shipped one)")
     r.add_argument("--K", help="fx,fy,cx,cy intrinsics in pixels (default: a typical camera for the image size)")
-    r.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
-    r.add_argument("--threads", type=int, help="CPU threads")
+    r.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch", "onnx-int8"),
+                   help="auto (default): ONNX Runtime (graphs exported at first use and cached), else PyTorch")
+    r.add_argument("--threads", type=int, help="CPU threads (default: $MOBRECON_THREADS, else 2 on ONNX Runtime, 1 for PyTorch)")
     r.add_argument("--video", help="instead of images: a video file or a folder of frames, tracked frame to frame")
     r.add_argument("--fps", type=float, default=30.0, help="with --video: frame rate for the acceleration report")
     r.add_argument("--overlays", action="store_true", help="with --video: also write per-frame overlays")

@@ -1,26 +1,47 @@
 """Decoding the CenterNet heads into boxes: heatmap peaks (3x3 max-pool suppression), their
-sizes and sub-cell offsets, mapped back to input pixels."""
+sizes and sub-cell offsets, mapped back to input pixels.
+
+In numpy and OpenCV (a 3x3 grey dilation is the 3x3 max-pool with -inf padding): a few hundred
+microseconds for one 256 px image, where the same steps as torch ops cost milliseconds on a
+busy machine (each small op hands work to the intra-op thread pool). Inputs may be numpy
+arrays or CPU tensors."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from mobrecon.detect.centernet import STRIDE
 from mobrecon.detect.targets import cells_to_pixels
 
+_KERNEL = np.ones((3, 3), np.uint8)
 
-def peaks(heat: torch.Tensor, k: int = 20) -> tuple[torch.Tensor, ...]:
+
+def _np(a) -> np.ndarray:
+    """A numpy array or a (CPU) tensor -> float32 numpy."""
+    if hasattr(a, "detach"):
+        a = a.detach().float().cpu().numpy()
+    return np.asarray(a, np.float32)
+
+
+def max3x3(m: np.ndarray) -> np.ndarray:
+    """(..., H, W) -> the maximum over each 3x3 neighbourhood (outside the map counts as -inf)."""
+    flat = m.reshape(-1, *m.shape[-2:])
+    out = np.stack([cv2.dilate(c, _KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf) for c in flat])
+    return out.reshape(m.shape)
+
+
+def peaks(heat, k: int = 20) -> tuple[np.ndarray, ...]:
     """heat (C, H, W) probabilities -> the top ``k`` local maxima (3x3) over all classes:
     scores (k,), classes (k,), ys (k,), xs (k,) (fewer when the map is smaller)."""
+    heat = _np(heat)
     c, h, w = heat.shape
-    keep = F.max_pool2d(heat[None], 3, stride=1, padding=1)[0] == heat
-    flat = (heat * keep).reshape(-1)
-    scores, idx = flat.topk(min(k, flat.numel()))
-    cls = idx // (h * w)
+    flat = (heat * (max3x3(heat) == heat)).reshape(-1)
+    k = min(int(k), flat.size)
+    idx = np.argpartition(-flat, k - 1)[:k] if k < flat.size else np.arange(flat.size)
+    idx = idx[np.argsort(-flat[idx], kind="stable")]
     rem = idx % (h * w)
-    return scores, cls, rem // w, rem % w
+    return flat[idx], idx // (h * w), rem // w, rem % w
 
 
 def suppress(dets: np.ndarray, iou: float) -> np.ndarray:
@@ -38,26 +59,28 @@ def suppress(dets: np.ndarray, iou: float) -> np.ndarray:
 
 def decode(out: dict, threshold: float = 0.3, k: int = 20, stride: int = STRIDE,
            class_nms: bool = True, nms_iou: float | None = 0.6) -> list[np.ndarray]:
-    """Network outputs for a batch (``heatmap`` logits, ``size``, ``offset``: (B, 2, H, W))
-    -> per image an (n, 6) float64 array of [x0, y0, x1, y1, score, class] in input pixels,
-    best first, scores >= ``threshold``. With ``class_nms`` a peak is dropped where a stronger
-    one of the other class sits in its 3x3 neighbourhood (one hand, one handedness); with
-    ``nms_iou`` a box overlapping a better one by more than that IoU is dropped too."""
-    heat = torch.sigmoid(out["heatmap"].float())
+    """Network outputs for a batch (``heatmap`` logits, ``size``, ``offset``: (B, 2, H, W),
+    numpy or CPU tensors) -> per image an (n, 6) float64 array of [x0, y0, x1, y1, score,
+    class] in input pixels, best first, scores >= ``threshold``. With ``class_nms`` a peak is
+    dropped where a stronger one of the other class sits in its 3x3 neighbourhood (one hand,
+    one handedness); with ``nms_iou`` a box overlapping a better one by more than that IoU is
+    dropped too."""
+    heat = 1.0 / (1.0 + np.exp(-_np(out["heatmap"])))
+    size, offset = _np(out["size"]), _np(out["offset"])
     if class_nms:  # suppress across classes too: the max over classes must be at the peak
-        best = heat.max(1, keepdim=True).values
-        heat = heat * (heat >= F.max_pool2d(best, 3, stride=1, padding=1)).float()
+        best = heat.max(1)
+        heat = heat * (heat >= max3x3(best)[:, None]).astype(np.float32)
     results = []
     for b in range(heat.shape[0]):
         scores, cls, ys, xs = peaks(heat[b], k)
         sel = scores >= threshold
         scores, cls, ys, xs = scores[sel], cls[sel], ys[sel], xs[sel]
-        wh = out["size"][b][:, ys, xs].float().clamp(min=0).T.numpy()          # (n, 2) cells
-        off = out["offset"][b][:, ys, xs].float().T.numpy()                     # (n, 2) cells
-        cx = cells_to_pixels(xs.numpy() + off[:, 0], stride)
-        cy = cells_to_pixels(ys.numpy() + off[:, 1], stride)
+        wh = np.maximum(size[b][:, ys, xs], 0).T.astype(np.float64)         # (n, 2) cells
+        off = offset[b][:, ys, xs].T.astype(np.float64)                     # (n, 2) cells
+        cx = cells_to_pixels(xs + off[:, 0], stride)
+        cy = cells_to_pixels(ys + off[:, 1], stride)
         w, h = wh[:, 0] * stride, wh[:, 1] * stride
-        dets = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, scores.numpy(),
-                         cls.numpy().astype(np.float64)], 1).reshape(-1, 6).astype(np.float64)
+        dets = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, scores.astype(np.float64),
+                         cls.astype(np.float64)], 1).reshape(-1, 6)
         results.append(suppress(dets, nms_iou) if nms_iou is not None and len(dets) > 1 else dets)
     return results

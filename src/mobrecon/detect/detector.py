@@ -151,6 +151,13 @@ class HandDetector:
         boxed, lb = letterbox(rgb, self.input_size)
         return to_tensor_image(boxed), lb
 
+    def _network(self, x: np.ndarray) -> dict[str, torch.Tensor]:
+        """(B, 3, S, S) float32 inputs -> the heads' outputs (float32 CPU tensors; a subclass
+        may return numpy arrays, see :mod:`mobrecon.detect.decode`)."""
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(x).to(self.device))
+        return {k: v.float().cpu() for k, v in out.items()}
+
     def detect(self, image, threshold: float | None = None) -> list[Detection]:
         """The hands in one image, best first (empty when there is none above ``threshold``)."""
         return self.detect_batch([image], threshold)[0]
@@ -160,9 +167,7 @@ class HandDetector:
         prepared = [self.prepare(im) for im in images]
         if not prepared:
             return []
-        with torch.no_grad():
-            x = torch.from_numpy(np.stack([p[0] for p in prepared])).to(self.device)
-            out = {k: v.float().cpu() for k, v in self.model(x).items()}
+        out = self._network(np.stack([p[0] for p in prepared]))
         results = []
         for dets, (_, lb) in zip(decode(out, thr, k=self.max_hands), prepared):
             boxes = lb.to_image(dets[:, :4])

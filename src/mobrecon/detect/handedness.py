@@ -51,6 +51,13 @@ def encoded_features(encoded) -> torch.Tensor:
     return torch.cat(parts, dim=1)
 
 
+def encoded_features_np(encoded: tuple[np.ndarray, ...]) -> np.ndarray:
+    """:func:`encoded_features` on numpy arrays (an ONNX encoder's outputs): (latent[, map]) -> (B, D)."""
+    latent = encoded[0]
+    parts = [latent.reshape(len(latent), -1)] + [m.mean(axis=(2, 3)) for m in encoded[1:2]]
+    return np.concatenate(parts, axis=1)
+
+
 def encoder_features(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """(B, 3, S, S) normalised crops -> (B, D) features (:func:`encoded_features`)."""
     return encoded_features(encoder(x))
@@ -157,6 +164,14 @@ class HandednessClassifier:
         """(N, D) features of crops and (N, D) of their mirror images -> (N,) P(left)."""
         with torch.no_grad():
             return torch.sigmoid(self.head(fa, fb)).numpy().astype(np.float64)
+
+    def prob_left_arrays(self, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+        """:meth:`prob_left_features` in numpy: (N, D) and (N, D) float arrays -> (N,) P(left)."""
+        if not hasattr(self, "_np_head"):
+            self._np_head = (self.head.scale.detach().double().numpy(), self.head.weight.detach().double().numpy())
+        scale, weight = self._np_head
+        logit = ((np.asarray(fa, np.float64) - fb) * scale) @ weight
+        return 1.0 / (1.0 + np.exp(-logit))
 
     def prob_left_crops(self, crops: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) normalised crops -> (N,) probabilities of a left hand."""

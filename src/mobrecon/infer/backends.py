@@ -59,10 +59,28 @@ class TorchRunner:
         self.input_size = int(model.cfg.input_size)
         self.info: dict = {"backend": self.backend, "source": "model"}
 
+    @property
+    def encoder_ref(self):
+        return self.model.encoder
+
     def __call__(self, images) -> dict[str, np.ndarray]:
         x = torch.from_numpy(_check_images(images, self.input_size))
         with _torch_threads(self.threads), torch.inference_mode():
             out = self.model(x)
+        return {k: out[k].numpy() for k in OUTPUTS}
+
+    def encode(self, images) -> tuple[np.ndarray, ...]:
+        """(B, 3, S, S) -> the encoder's outputs as numpy arrays (see :meth:`MobRecon.encode`)."""
+        x = torch.from_numpy(_check_images(images, self.input_size))
+        with _torch_threads(self.threads), torch.inference_mode():
+            enc = self.model.encode(x)
+        return tuple(t.numpy() for t in (enc if isinstance(enc, tuple) else (enc,)))
+
+    def decode(self, encoded: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+        """The rest of the network on :meth:`encode`'s outputs -> dict of ``OUTPUTS``."""
+        parts = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in encoded)
+        with _torch_threads(self.threads), torch.inference_mode():
+            out = self.model.decode(parts if len(parts) > 1 else parts[0])
         return {k: out[k].numpy() for k in OUTPUTS}
 
 

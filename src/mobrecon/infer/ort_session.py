@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from mobrecon.extras import require
+from mobrecon.infer.threads import session_options
 
 __all__ = ["QUANT_OPS", "input_size", "is_quantized", "open_session"]
 
@@ -22,18 +23,13 @@ def _check_file(path: str | os.PathLike) -> Path:
 
 
 def open_session(path: str | os.PathLike, threads: int | None = None):
-    """An ``onnxruntime.InferenceSession`` on the CPU for ``path``; ``threads`` sets
-    ``intra_op_num_threads`` (None: ONNX Runtime's default, one per physical core)."""
+    """An ``onnxruntime.InferenceSession`` on the CPU for ``path`` with the options of
+    :func:`mobrecon.infer.threads.session_options` (``threads`` intra-op threads; None: the
+    inference default, see :mod:`mobrecon.infer.threads`; idle threads do not spin)."""
     ort = require("onnxruntime", "Running an ONNX model")
 
     path = _check_file(path)
-    so = ort.SessionOptions()
-    so.log_severity_level = 3  # errors only
-    if threads is not None:
-        if int(threads) < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
-        so.intra_op_num_threads = int(threads)
-    so.inter_op_num_threads = 1
+    so = session_options(threads)
     try:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     except Exception as e:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence, TypeAlias, o
 import numpy as np
 
 from mobrecon.data.crop import CropBox, crop_image, crop_matrix, full_image_crop, hand_box, to_tensor_image
+from mobrecon.detect.handedness import encoded_features_np
+from mobrecon.infer.backends import TorchRunner
 from mobrecon.infer.root import default_intrinsics, uncrop_hand
 
 if TYPE_CHECKING:
@@ -285,7 +287,8 @@ class Predictor:
     """
 
     def __init__(self, model: Any, faces: np.ndarray | None = None, input_size: int | None = None, name: str = "",
-                 detector: HandDetector | None = None, handedness: HandednessClassifier | None = None) -> None:
+                 detector: HandDetector | None = None, handedness: HandednessClassifier | None = None,
+                 net: Any = None) -> None:
         self.model = model
         if faces is None:
             faces = model.faces.cpu().numpy()
@@ -294,39 +297,37 @@ class Predictor:
         self.name = name
         self.detector = detector
         self.handedness = handedness
+        if net is None:
+            import torch
+
+            net = TorchRunner(model) if isinstance(model, torch.nn.Module) else model
+        self.net = net  # numpy in, numpy out (see mobrecon.infer.backends / ort_net)
+
+    @property
+    def backend(self) -> str:
+        """Where the network runs: 'onnx', 'onnx-int8' or 'torch' (or a custom runner's name)."""
+        return str(getattr(self.net, "backend", "custom"))
 
     # -- the network -----------------------------------------------------------------------
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """(B, 3, S, S) float32 -> numpy outputs (uv, joints2d, vertices, joints3d)."""
-        import torch
-
-        if isinstance(self.model, torch.nn.Module):
-            with torch.no_grad():
-                out = self.model(torch.from_numpy(batch))
-            return {k: v.numpy() for k, v in out.items()}
-        return self.model(batch)
+        return self.net(batch)
 
     def _run_prepared(self, chunk: list[dict]) -> dict[str, np.ndarray]:
         """The network on prepared hands; when every one was already encoded (the handedness
         head's pass, see :meth:`_prepare`), only the rest of the network runs."""
         if chunk and all("encoded" in p for p in chunk):
-            import torch
-
             parts = [p["encoded"] for p in chunk]
-            enc = (tuple(torch.cat(t) for t in zip(*parts)) if isinstance(parts[0], tuple) else torch.cat(parts))
-            with torch.no_grad():
-                out = self.model.decode(enc)
-            return {k: v.numpy() for k, v in out.items()}
-        return self._run(np.stack([p["input"] for p in chunk]).astype(np.float32))
+            enc = parts[0] if len(parts) == 1 else tuple(np.concatenate(t) for t in zip(*parts))
+            return self.net.decode(enc)
+        return self._run(np.stack([p["input"] for p in chunk]))
 
     def _shares_encoder(self) -> bool:
-        """Whether the handedness head reads this very network's encoder (torch), so that its
-        pass over a crop and its mirror image can be reused for the reconstruction."""
-        import torch
-
-        return (isinstance(self.model, torch.nn.Module) and hasattr(self.model, "decode")
-                and getattr(self.handedness, "encoder", None) is getattr(self.model, "encoder", None))
+        """Whether the handedness head reads this very network's encoder, so that one encoder
+        pass over a crop and its mirror image serves both the head and the reconstruction."""
+        enc = getattr(self.handedness, "encoder", None)
+        return enc is not None and hasattr(self.net, "decode") and getattr(self.net, "encoder_ref", None) is enc
 
     # -- crops -----------------------------------------------------------------------------
 
@@ -459,18 +460,13 @@ class Predictor:
         if left is None and self.handedness is not None and self._shares_encoder():
             # one encoder pass over the crop and the mirrored one: the head decides, and the
             # chosen half's encoding goes on through the rest of the network
-            import torch
-
-            from mobrecon.detect.handedness import encoded_features
-
             pair = np.stack([to_tensor_image(crop_image(rgb, crop, self.input_size)),
                              to_tensor_image(crop_image(rgb[:, ::-1], mirror_crop(crop, w), self.input_size))])
-            with torch.no_grad():
-                enc = self.model.encode(torch.from_numpy(pair))
-            f = encoded_features(enc)
-            p["p_left"] = float(self.handedness.prob_left_features(f[:1], f[1:])[0])
+            enc = self.net.encode(pair)
+            f = encoded_features_np(enc)
+            p["p_left"] = float(self.handedness.prob_left_arrays(f[:1], f[1:])[0])
             k = int(p["p_left"] >= 0.5)
-            p["encoded"] = tuple(t[k:k + 1] for t in enc) if isinstance(enc, tuple) else enc[k:k + 1]
+            p["encoded"] = tuple(t[k:k + 1] for t in enc)
             p["input"] = pair[k]
             left = bool(k)
         elif left is None and self.handedness is not None:
@@ -597,17 +593,57 @@ def load_handedness(handedness, model):
     return HandednessClassifier.load(handedness, model)
 
 
+BACKEND_CHOICES = ("auto", "onnx", "torch", "onnx-int8")
+
+
+def ort_available() -> bool:
+    """Whether ONNX Runtime can be imported here."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _on_ort(model, det, threads: int | None, backend: str):
+    """(the network's runner, the detector) on ONNX Runtime, or None when ``backend`` is
+    'auto' and ONNX Runtime is missing or the export fails (a warning says why)."""
+    if backend == "auto" and not ort_available():
+        LOG.warning("onnxruntime is not installed: predicting with PyTorch eager (slower)")
+        return None
+    from mobrecon.infer.ort_detector import OrtHandDetector
+    from mobrecon.infer.ort_net import OrtNet
+
+    try:
+        return OrtNet(model, threads), (OrtHandDetector.from_detector(det, threads) if det is not None else None)
+    except (RuntimeError, ValueError, OSError, ImportError) as e:
+        if backend != "auto":
+            raise
+        LOG.warning("ONNX export failed, predicting with PyTorch eager instead (%s)", str(e).splitlines()[0][:200])
+        return None
+
+
 def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",
-         backend: Literal["torch", "onnx", "onnx-int8"] = "torch", threads: int | None = None,
+         backend: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto", threads: int | None = None,
          detector: str | os.PathLike[str] | HandDetector | None = "auto",
          handedness: str | os.PathLike[str] | HandednessClassifier | None = "auto") -> Predictor:
     """A :class:`Predictor` from a registered model name (its shipped weights), a model file
     or a stage-2 checkpoint, with the shipped hand detector and the shipped handedness head for
     its encoder attached where they exist (``detector``: see :func:`load_detector`;
-    ``handedness``: see :func:`load_handedness`). Never downloads anything."""
+    ``handedness``: see :func:`load_handedness`). Never downloads anything.
+
+    ``backend``: 'auto' (default): ONNX Runtime where it is installed (network, detector and
+    the handedness head's encoder pass; the graphs are exported at first use and cached, see
+    :mod:`mobrecon.infer.ort_cache`), else PyTorch eager; 'onnx': ONNX Runtime or an error;
+    'torch': PyTorch eager; 'onnx-int8': an int8 graph quantised now (slow to make, see the
+    README: fp32 is the one to use). ``threads``: CPU threads (None: ``$MOBRECON_THREADS``,
+    else 2 on ONNX Runtime, without spinning, and 1 for PyTorch; see :mod:`mobrecon.infer.threads`)."""
+    from mobrecon.infer.threads import inference_threads
     from mobrecon.models import names
     from mobrecon.models.weights import load_model
 
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
     key = str(name_or_path)
     path = Path(key)
     if not path.suffix and key in names():
@@ -616,16 +652,19 @@ def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",
             raise FileNotFoundError(f"{key}: no trained weights are shipped for this model "
                                     f"(expected {path}); pass a model file or checkpoint instead")
     model = load_model(path)
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
     name = key if key in names() else path.stem
     det, hands = load_detector(detector), load_handedness(handedness, model)
-    if backend == "torch":
-        return Predictor(model, name=name, detector=det, handedness=hands)
-    from mobrecon.infer.backends import make_runner
+    faces, size = model.faces.cpu().numpy(), model.cfg.input_size
+    if backend in ("auto", "onnx"):
+        on_ort = _on_ort(model, det, inference_threads(threads), backend)
+        if on_ort is not None:
+            net, ort_det = on_ort
+            return Predictor(model, faces=faces, input_size=size, name=name, detector=ort_det, handedness=hands,
+                             net=net)
+    if backend == "onnx-int8":
+        from mobrecon.infer.backends import make_runner
 
-    runner = make_runner(model, backend=backend, threads=threads)
-    return Predictor(runner, faces=model.faces.cpu().numpy(), input_size=model.cfg.input_size, name=name,
-                     detector=det, handedness=hands)
+        net = make_runner(model, backend=backend, threads=inference_threads(threads))
+    else:
+        net = TorchRunner(model, inference_threads(threads, "torch"))
+    return Predictor(model, faces=faces, input_size=size, name=name, detector=det, handedness=hands, net=net)
