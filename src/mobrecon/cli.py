@@ -465,9 +465,21 @@ def _reconstruct_video(args, predictor, box, K, out: Path) -> int:
 
 
 def cmd_detect(args) -> int:
-    modes = [m for m in (args.make_data, args.train, args.eval) if m]
+    modes = [m for m in (args.make_data, args.make_real, args.train, args.eval) if m]
     if len(modes) > 1 or (modes and args.images):
-        raise UserError("give IMAGE files, or one of --make-data DIR, --train, --eval DIR")
+        raise UserError("give IMAGE files, or one of --make-data DIR, --make-real FILE, --train, --eval DIR")
+    if args.make_real:
+        from mobrecon.data.real_photos import default_realdata
+        from mobrecon.detect.real_boxes import make_real_cache
+
+        if not args.labels:
+            raise UserError("--make-real needs --labels DIR (the teacher's signers.npz and closeups.npz)")
+        try:
+            counts = make_real_cache(args.realdata or default_realdata(), args.labels, args.make_real)
+        except (FileNotFoundError, ValueError) as e:
+            raise UserError(f"--make-real: {e}") from None
+        print(f"{args.make_real}: {json.dumps(counts)}")
+        return 0
     if args.make_data:
         from mobrecon.detect.composites import CompositeConfig, generate_composites
 
@@ -848,6 +860,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--workers", type=int, default=1, help="with --make-data: processes")
     d.add_argument("--max-box", type=float, default=200.0, help="with --make-data: largest hand box side, pixels "
                    "(of the 256 px image; default 200)")
+    d.add_argument("--make-real", metavar="FILE", help="instead: cache the real training photos (signer frames' and "
+                   "close-ups' train splits, letterboxed, with their hand boxes) into FILE (.npz)")
+    d.add_argument("--realdata", help="with --make-real: the real photo sets' folder (default ../shared/realdata)")
+    d.add_argument("--labels", metavar="DIR", help="with --make-real: folder of the teacher's labels "
+                   "(signers.npz, closeups.npz)")
     d.add_argument("--train", action="store_true", help="instead: train a detector (with --config)")
     d.add_argument("--config", default="configs/hand_detector.yaml", help="with --train: the run config (YAML)")
     d.add_argument("--data", help="with --train: composite set(s), comma-separated (overrides the config's data)")

@@ -115,3 +115,43 @@ def _hands_of(ann: dict, shard: int, where: Path) -> list[tuple]:
     else:
         raise ValueError(f"{where}: neither a still nor a composite shard")
     return out
+
+
+class RealHandCrops(Dataset):
+    """Teacher-labelled hands of real photo sets (:mod:`mobrecon.data.real_photos` readers with
+    labels attached; TRAIN splits only) as (crop, left) pairs, the window the teacher's keypoint
+    box widened by 1.3 (the predictor's crop of a detected whole-hand box), the label the
+    teacher's hand. Augmented as :class:`HandCrops` (scale, shift, turn, photometric, mirrored
+    half the time with the label flipped); index ``i`` past the end: epoch ``i // n``."""
+
+    def __init__(self, sets: Sequence, size: int = 128, seed: int = 0):
+        self.sets, self.size, self.seed, self.augment = list(sets), int(size), int(seed), True
+        self.index = [(s, j) for s, ds in enumerate(self.sets) for j in range(ds.num_hands)]
+        if not self.index:
+            raise ValueError("the real photo sets hold no teacher-labelled hands")
+
+    @property
+    def n_hands(self) -> int:
+        return len(self.index)
+
+    def __len__(self) -> int:
+        return self.n_hands
+
+    def __getitem__(self, i: int) -> dict:
+        epoch, k = divmod(int(i), self.n_hands)
+        s, j = self.index[k]
+        h = self.sets[s].hand_sample(j)
+        rng = np.random.default_rng([self.seed, epoch, k, 11])
+        base = hand_box(h["keypoints2d"], margin=BOX_MARGIN)
+        side = base.side * math.exp(rng.uniform(math.log(0.85), math.log(1.3)))
+        dx, dy = rng.uniform(-0.1, 0.1, 2) * base.side
+        rot = rng.uniform(-math.pi, math.pi) if rng.random() < 0.2 else rng.uniform(-0.8, 0.8)
+        crop = crop_image(h["image"], CropBox(base.cx + dx, base.cy + dy, side, rot), self.size)
+        if rng.random() < 0.8:
+            from mobrecon.synth.appearance import augment_photometric
+
+            crop = augment_photometric(rng, crop)
+        flip = rng.random() < 0.5
+        if flip:
+            crop = crop[:, ::-1]
+        return {"input": to_tensor_image(crop), "left": np.float32((h["hand"] == "left") != flip)}

@@ -25,7 +25,9 @@ and the run is done (``detector.pt`` written) when the time is spent or ``steps`
 whichever comes first. For a machine whose step rate is not known in advance.
 
 ``data``: one composite directory, a list of them, or a comma-separated string of them
-(concatenated, :class:`~mobrecon.detect.dataset.CompositeDataset`).
+(concatenated, :class:`~mobrecon.detect.dataset.CompositeDataset`). ``real``: caches of real
+photos with boxes (:mod:`mobrecon.detect.real_boxes`), served after the composites in every
+epoch, ``real_repeat`` times each.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from mobrecon.detect.centernet import CenterNet, CenterNetConfig
 from mobrecon.detect.dataset import CompositeDataset
 from mobrecon.detect.detector import resolve_device
 from mobrecon.detect.losses import detection_loss
+from mobrecon.detect.real_boxes import MixedDetectionSet, RealBoxes
 from mobrecon.detect.weights import load_detector_model, save_detector
 from mobrecon.io_utils import atomic_path, atomic_write_text
 from mobrecon.train.schedule import cosine_decay, cosine_factor
@@ -74,6 +77,8 @@ class DetectorTrainConfig:
     amp: bool = False                    # bfloat16 autocast of the forward pass (CUDA only)
     init: str | None = None              # a new run starts from these detector weights
     schedule_minutes: float | None = None  # cosine decay over training time, not steps
+    real: str | list | None = None       # real-box caches (mobrecon detect --make-real) mixed in
+    real_repeat: int = 1                 # each real image this many times per epoch
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "DetectorTrainConfig":
@@ -100,6 +105,8 @@ class DetectorTrainConfig:
             raise ValueError("steps, batch_size and lr must be positive and workers >= 0")
         if self.schedule_minutes is not None and not self.schedule_minutes > 0:
             raise ValueError(f"schedule_minutes must be positive, got {self.schedule_minutes}")
+        if self.real_repeat < 1:
+            raise ValueError(f"real_repeat must be >= 1, got {self.real_repeat}")
         if str(self.device).strip().lower() not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
@@ -226,6 +233,9 @@ def train_detector(cfg: DetectorTrainConfig, out: str | Path, resume: bool = Fal
     atomic_write_text(out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
 
     data = CompositeDataset(cfg.data, augment=True, seed=cfg.seed)
+    if cfg.real:
+        real = [p.strip() for p in cfg.real.split(",")] if isinstance(cfg.real, str) else list(cfg.real)
+        data = MixedDetectionSet(data, [RealBoxes(p) for p in real if p], cfg.real_repeat, cfg.seed)
     sampler = EpochSampler(len(data), cfg.seed, start=step * cfg.batch_size, total=cfg.steps * cfg.batch_size)
     loader = DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
                         collate_fn=_collate, worker_init_fn=_worker_init, prefetch_factor=4 if cfg.workers else None,
@@ -299,6 +309,8 @@ def train_detector(cfg: DetectorTrainConfig, out: str | Path, resume: bool = Fal
         model.eval()
         data_name = cfg.data if isinstance(cfg.data, str) else ",".join(str(d) for d in cfg.data)
         meta = {"steps": step, "batch_size": cfg.batch_size, "data": data_name, "images": len(data)}
+        if cfg.real:
+            meta["real"] = cfg.real if isinstance(cfg.real, str) else ",".join(str(r) for r in cfg.real)
         if cfg.init:
             meta["init"] = str(cfg.init)
         result["model"] = str(save_detector(out / "detector.pt", model, meta=meta))

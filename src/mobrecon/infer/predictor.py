@@ -43,6 +43,9 @@ KLike: TypeAlias = "Sequence[float] | np.ndarray"  # (3, 3), or (fx, fy, cx, cy)
 HandSide: TypeAlias = 'Literal["left", "right"]'
 
 BOX_MARGIN = 1.3  # a given hand box is widened like the training crops around the joints
+# The detector's boxes cover the whole hand, about WHOLE_HAND_WIDEN (1.2) times the box of its
+# keypoints, which the training crops widen by 1.3: so a detected box is widened by 1.3 / 1.2.
+DETECTION_MARGIN = BOX_MARGIN / 1.2
 LOG = logging.getLogger("mobrecon.predictor")
 NO_HAND = "no hand found by the detector"
 
@@ -203,14 +206,15 @@ def check_box(box: Sequence[float], width: int, height: int) -> tuple[float, flo
     return x0, y0, x1, y1
 
 
-def crop_for(width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
+def crop_for(width: int, height: int, box=None, margin: float = BOX_MARGIN) -> tuple[CropBox, np.ndarray]:
     """(the square crop, the (4,) box used) for a hand ``box`` in a ``width`` x ``height``
-    image: the checked box widened by ``BOX_MARGIN``, or with no box the whole image."""
+    image: the checked box widened by ``margin`` (a given box: ``BOX_MARGIN``; a detected one:
+    ``DETECTION_MARGIN``), or with no box the whole image."""
     if box is None:
         crop = full_image_crop(width, height)
         return crop, np.array([0.0, 0.0, width - 1.0, height - 1.0])
     x0, y0, x1, y1 = check_box(box, width, height)
-    return CropBox.from_corners(x0, y0, x1, y1, margin=BOX_MARGIN), np.array([x0, y0, x1, y1])
+    return CropBox.from_corners(x0, y0, x1, y1, margin=margin), np.array([x0, y0, x1, y1])
 
 
 def check_K(K, width: int, height: int) -> np.ndarray:
@@ -331,8 +335,8 @@ class Predictor:
 
     # -- crops -----------------------------------------------------------------------------
 
-    def crop_for(self, width: int, height: int, box=None) -> tuple[CropBox, np.ndarray]:
-        return crop_for(width, height, box)
+    def crop_for(self, width: int, height: int, box=None, margin: float = BOX_MARGIN) -> tuple[CropBox, np.ndarray]:
+        return crop_for(width, height, box, margin)
 
     def predict(self, image: ImageLike, box: BoxLike | None = None, K: KLike | None = None,
                 hand: HandSide | None = None) -> HandResult:
@@ -370,7 +374,7 @@ class Predictor:
             LOG.info("%s (%dx%d image)", NO_HAND, rgb.shape[1], rgb.shape[0])
             return []
         lefts = [self._given_left(hand, d.left) for d in found]
-        prepared = [self._prepare(rgb, d.box, K, left=left) for d, left in zip(found, lefts)]
+        prepared = [self._prepare(rgb, d.box, K, left=left, margin=DETECTION_MARGIN) for d, left in zip(found, lefts)]
         out = self._run_prepared(prepared)
         results = []
         for i, (p, d) in enumerate(zip(prepared, found)):
@@ -444,14 +448,15 @@ class Predictor:
             return hand == "left"
         return None if self.handedness is not None else bool(detector_left)
 
-    def _prepare(self, image, box, K, crop: CropBox | None = None, left: bool | None = False) -> dict:
+    def _prepare(self, image, box, K, crop: CropBox | None = None, left: bool | None = False,
+                 margin: float = BOX_MARGIN) -> dict:
         """The network input and bookkeeping for one hand; ``left``: the crop is taken from the
         mirrored image (and :meth:`_finish` mirrors the result back); None: the attached
         handedness classifier decides from the crop (``p_left`` records its probability)."""
         rgb = read_image(image)
         h, w = rgb.shape[:2]
         if crop is None:
-            crop, used_box = self.crop_for(w, h, box)
+            crop, used_box = self.crop_for(w, h, box, margin)
         else:
             used_box = np.array(crop.corners())
         K_used = check_K(K, w, h) if K is not None else default_intrinsics(w, h)
@@ -521,7 +526,7 @@ class Predictor:
         detector_runs = 0
         left, lost = False, True
         for frame in frames:
-            crop = None
+            crop, box_margin = None, BOX_MARGIN
             if results and not lost:  # track: the crop around the previous frame's 2D joints
                 prev = results[-1]
                 crop = hand_box(prev.joints2d, margin=margin)
@@ -535,10 +540,11 @@ class Predictor:
                 detector_runs += 1
                 found = self.detector.detect(frame)
                 frame_box = found[0].box if found else None
+                box_margin = DETECTION_MARGIN
                 left = self._given_left(hand, bool(found) and found[0].left)
             elif crop is None:
                 left = self._given_left(hand)
-            p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left)
+            p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left, margin=box_margin)
             left = p["left"]  # a tracked hand keeps the handedness found when it was (re)found
             out = self._run_prepared([p])
             r = self._finish(p, {k: v[0] for k, v in out.items()})

@@ -1,0 +1,76 @@
+"""The hand detector on real photographs and on held-out composites (issue 20's figures).
+
+    python benchmarks/real_detector.py [--detector FILE] [--json OUT]
+
+Signer frames' test split: AP@0.5 against the set's boxes; held-out close-ups: best box vs the
+teacher's whole-hand box and the predictor's crop vs the training crop (IoU >= 0.5 shares),
+handedness of the detector and of the shipped encoder head (on the predictor's crop) against
+the teacher; the four bundled photos (left hands): box, score, both handedness calls; the
+held-out composites (``--composites``, seed 1) AP@0.5. Real photo sets are read from
+``--realdata`` (default ../shared/realdata) with teacher labels from ``--labels``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detector", default=None, help="detector file (default: the shipped one)")
+    ap.add_argument("--realdata", default="../shared/realdata")
+    ap.add_argument("--labels", default="/work/labels")
+    ap.add_argument("--composites", default="data/det2/test")
+    ap.add_argument("--samples", default="samples")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+
+    from mobrecon.data.real_photos import CloseUps, SignerFrames
+    from mobrecon.detect.dataset import CompositeDataset
+    from mobrecon.detect.detector import HandDetector
+    from mobrecon.detect.evaluate import evaluate_detector
+    from mobrecon.detect.real_eval import closeup_scores, signer_ap
+    from mobrecon.infer.predictor import DETECTION_MARGIN, load, read_image
+
+    det = HandDetector.load(a.detector)
+    pred = load("mobrecon_ghoststack", detector=det)
+    root, labels = Path(a.realdata), Path(a.labels)
+    res = {"detector": a.detector or "shipped", "crop_margin": DETECTION_MARGIN}
+    res["signers_test"] = signer_ap(det, SignerFrames(root / "rf100-hand-gestures", "test"), progress=True)
+    print(json.dumps(res["signers_test"]), file=sys.stderr)
+    closeups = CloseUps(root / "sign-language-digits", "test", labels=labels / "closeups.npz")
+    res["closeups_test"] = closeup_scores(det, closeups, DETECTION_MARGIN, pred.handedness, progress=True)
+    print(json.dumps(res["closeups_test"]), file=sys.stderr)
+    photos = []
+    for p in sorted(Path(a.samples).glob("*.jp*g")) + sorted(Path(a.samples).glob("*.png")):
+        rgb = read_image(p)
+        found = det.detect(rgb)
+        row = {"photo": p.name, "size": [rgb.shape[1], rgb.shape[0]], "found": len(found)}
+        if found:
+            d = found[0]
+            r = pred.predict_hands(rgb, max_hands=1)[0]
+            row.update(box=[round(v, 1) for v in d.box], score=round(d.score, 3), detector_hand=d.handedness,
+                       head_hand=r.extra["handedness"], p_left=r.extra.get("p_left"))
+        photos.append(row)
+    res["samples"] = photos
+    print(json.dumps(photos), file=sys.stderr)
+    if Path(a.composites).is_dir():
+        res["composites"] = evaluate_detector(det, CompositeDataset(a.composites), progress=True)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if a.json:
+        from mobrecon.io_utils import atomic_write_text
+
+        atomic_write_text(a.json, text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

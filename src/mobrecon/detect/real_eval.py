@@ -1,0 +1,94 @@
+"""Scoring a hand detector on real photographs.
+
+* Signer frames (:class:`~mobrecon.data.real_photos.SignerFrames`): AP at IoU 0.5 against the
+  set's own boxes, class-agnostic (:func:`signer_ap`). Note: those boxes are the annotators'
+  *gesture* boxes -- often both hands and part of the forearm -- not tight hand boxes.
+* Close-ups (:class:`~mobrecon.data.real_photos.CloseUps` with teacher labels): per photo the
+  detector's best box against the teacher's whole-hand box (:func:`whole_hand_box` of its
+  keypoint box), and the predictor's crop from that box against the crop the reconstruction
+  network was trained on (1.3 x the keypoint box); handedness of the detector's own call and of
+  an encoder handedness head looking at the predictor's crop, both against the teacher
+  (:func:`closeup_scores`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mobrecon.data.crop import CropBox, hand_box
+from mobrecon.detect.ap import average_precision, box_iou
+
+# A whole hand's box (its skin) over the box of its 21 keypoints, longer side: 1.19 median
+# (1.11-1.28 for 10-90 %) over random OpenHand poses and rotations; the centre moves 7 % of
+# the side at most typically, ignored here.
+WHOLE_HAND_WIDEN = 1.2
+TRAIN_CROP_MARGIN = 1.3  # the reconstruction network's crops: 1.3 x the keypoint box
+
+
+def whole_hand_box(kp_box: np.ndarray, widen: float = WHOLE_HAND_WIDEN) -> np.ndarray:
+    """(n, 4) or (4,) keypoint boxes x0, y0, x1, y1 -> the whole-hand boxes: each side
+    ``widen`` times as long about the same centre."""
+    b = np.asarray(kp_box, np.float64)
+    c = (b[..., :2] + b[..., 2:]) / 2
+    half = (b[..., 2:] - b[..., :2]) * widen / 2
+    return np.concatenate([c - half, c + half], -1)
+
+
+def signer_ap(detector, signers, threshold: float = 0.01, iou: float = 0.5, progress: bool = False) -> dict:
+    """AP@``iou`` (class-agnostic) of ``detector`` on every image of ``signers`` against the
+    set's own boxes; also precision / recall at the detector's default threshold."""
+    from tqdm import tqdm
+
+    dets, gts = [], []
+    for i in tqdm(range(len(signers)), disable=not progress, unit="img", desc="signers"):
+        it = signers[i]
+        found = detector.detect(it["image"], threshold=threshold)
+        dets.append(np.array([[*d.box, d.score] for d in found]).reshape(-1, 5))
+        gts.append(it["boxes"])
+    res = average_precision(dets, gts, iou)
+    at = average_precision([d[d[:, 4] >= detector.threshold] for d in dets], gts, iou)
+    return {"images": len(signers), "boxes": res["n_gt"], f"ap{int(iou * 100)}": round(res["ap"], 4),
+            "precision": round(at["precision"], 4), "recall": round(at["recall"], 4)}
+
+
+def closeup_scores(detector, closeups, crop_margin: float, handedness=None, progress: bool = False) -> dict:
+    """Every teacher hand of ``closeups`` (one per photo): the detector's best box (any score,
+    none counts as a miss) against the teacher's whole-hand box, ``box_iou50`` the share with
+    IoU >= 0.5; ``crop_iou50`` likewise for the square crop the predictor makes from the box
+    (``crop_margin`` x its longer side) against the training crop of the teacher's keypoints.
+    ``detector_hand``: share where the detector's class is the teacher's hand (of photos with a
+    box); ``head_hand``: share where ``handedness`` (a HandednessClassifier, optional) on the
+    predictor's crop agrees, and ``head_hand_teacher_crop`` on the teacher's own crop."""
+    from tqdm import tqdm
+
+    box_ious, crop_ious, det_ok, head_ok, head_t_ok = [], [], [], [], []
+    for j in tqdm(range(closeups.num_hands), disable=not progress, unit="hand", desc="close-ups"):
+        s = closeups.hand_sample(j)
+        left = s["hand"] == "left"
+        target = whole_hand_box(s["box"])
+        true_crop = hand_box(s["keypoints2d"], margin=TRAIN_CROP_MARGIN)
+        found = detector.detect(s["image"], threshold=0.0)
+        if not found:
+            box_ious.append(0.0)
+            crop_ious.append(0.0)
+            continue
+        d = found[0]
+        box_ious.append(float(box_iou(np.array(d.box), target)[0, 0]))
+        x0, y0, x1, y1 = d.box
+        crop = CropBox.from_corners(x0, y0, x1, y1, margin=crop_margin)
+        crop_ious.append(float(box_iou(np.array(crop.corners()), np.array(true_crop.corners()))[0, 0]))
+        det_ok.append(d.left == left)
+        if handedness is not None:
+            p = handedness.prob_left(s["image"], [crop, true_crop])
+            head_ok.append(bool(p[0] >= 0.5) == left)
+            head_t_ok.append(bool(p[1] >= 0.5) == left)
+    box_ious, crop_ious = np.array(box_ious), np.array(crop_ious)
+    out = {"hands": int(len(box_ious)), "box_iou50": round(float((box_ious >= 0.5).mean()), 4),
+           "box_iou_median": round(float(np.median(box_ious)), 4),
+           "crop_iou50": round(float((crop_ious >= 0.5).mean()), 4),
+           "crop_iou_median": round(float(np.median(crop_ious)), 4),
+           "detector_hand": round(float(np.mean(det_ok)), 4) if det_ok else None}
+    if handedness is not None:
+        out["head_hand"] = round(float(np.mean(head_ok)), 4) if head_ok else None
+        out["head_hand_teacher_crop"] = round(float(np.mean(head_t_ok)), 4) if head_t_ok else None
+    return out

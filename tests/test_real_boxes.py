@@ -1,0 +1,94 @@
+"""Real photos as detector training data and the real-photo detector scores
+(:mod:`mobrecon.detect.real_boxes`, :mod:`mobrecon.detect.real_eval`); the parts that read the
+real sets skip when ../shared/realdata or the teacher labels are absent."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from torch.utils.data import Subset
+
+from mobrecon.data.crop import hand_box
+from mobrecon.data.real_photos import CloseUps, SignerFrames, default_realdata
+from mobrecon.detect.real_boxes import (MixedDetectionSet, RealBoxes, _entry, build_real_boxes,
+                                        closeup_entries, signer_entries)
+from mobrecon.detect.real_eval import TRAIN_CROP_MARGIN, WHOLE_HAND_WIDEN, whole_hand_box
+from mobrecon.infer.predictor import BOX_MARGIN, DETECTION_MARGIN, crop_for
+
+REAL = default_realdata()
+LABELS = Path("/work/labels")
+needs_real = pytest.mark.skipif(not (REAL / "rf100-hand-gestures").is_dir() or not (LABELS / "signers.npz").is_file(),
+                                reason=f"real photo sets ({REAL}) or teacher labels ({LABELS}) absent")
+
+
+def test_whole_hand_box_widens_about_the_centre():
+    b = whole_hand_box(np.array([[10.0, 20.0, 30.0, 60.0]]), widen=1.5)
+    np.testing.assert_allclose(b, [[5.0, 10.0, 35.0, 70.0]])
+    assert whole_hand_box(np.array([0.0, 0, 10, 10])).shape == (4,)
+
+
+def test_detected_box_crop_matches_the_training_crop():
+    """A whole-hand box of a hand's keypoints, widened by DETECTION_MARGIN, is the crop the
+    network was trained on (1.3 x the keypoint box); a given box keeps BOX_MARGIN."""
+    kp = np.array([[40.0, 30.0], [80.0, 50.0], [60.0, 110.0]])
+    lo, hi = kp.min(0), kp.max(0)
+    whole = whole_hand_box(np.r_[lo, hi])
+    crop, _ = crop_for(200, 200, whole, DETECTION_MARGIN)
+    want = hand_box(kp, margin=TRAIN_CROP_MARGIN)
+    assert crop.side == pytest.approx(want.side) and (crop.cx, crop.cy) == pytest.approx((want.cx, want.cy))
+    assert crop_for(200, 200, whole)[0].side == pytest.approx(BOX_MARGIN * WHOLE_HAND_WIDEN * 80)
+
+
+def test_entry_maps_boxes_into_the_letterbox():
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[40:60, 100:140] = 255
+    boxed, boxes, left = _entry(img, np.array([[100.0, 40.0, 139.0, 59.0]]), [True], 64)
+    assert boxed.shape == (64, 64, 3) and left.tolist() == [True]
+    ys, xs = np.nonzero(boxed[..., 0] > 127)
+    assert boxes[0, 0] == pytest.approx(xs.min(), abs=1) and boxes[0, 2] == pytest.approx(xs.max(), abs=1)
+    assert boxes[0, 1] == pytest.approx(ys.min(), abs=1) and boxes[0, 3] == pytest.approx(ys.max(), abs=1)
+
+
+class _Comp:
+    """A stand-in for an augmented CompositeDataset: item ``epoch * n + i``."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return {"composite": i}
+
+
+def test_cache_and_mixed_set_mirror_swaps_handedness(tmp_path):
+    img = np.full((64, 64, 3), 90, np.uint8)
+    entries = [(img, np.array([[10.0, 10.0, 30.0, 40.0]], np.float32), np.array([False]), "closeups")] * 3
+    path = build_real_boxes(tmp_path / "real.npz", entries)
+    real = RealBoxes(path)
+    assert len(real) == 3 and real.raw(0)["boxes"].shape == (1, 4)
+    mixed = MixedDetectionSet(_Comp(2), [real], repeat=2, seed=0)
+    assert len(mixed) == 2 + 6
+    assert mixed[1] == {"composite": 1} and mixed[len(mixed) + 1] == {"composite": 3}
+    classes = set()
+    for k in range(2, 8):
+        for epoch in range(4):
+            it = mixed[epoch * len(mixed) + k]
+            assert it["input"].shape == (3, 64, 64)
+            if it["mask"].sum():
+                classes |= set(np.nonzero(it["heatmap"].max(axis=(1, 2)) == 1.0)[0].tolist())
+    assert classes == {0, 1}  # right as labelled, left when mirrored
+    with pytest.raises(FileNotFoundError, match="no such real-box cache"):
+        RealBoxes(tmp_path / "missing.npz")
+
+
+@needs_real
+def test_real_entries_from_the_train_splits():
+    signers = SignerFrames(REAL / "rf100-hand-gestures", "train", labels=LABELS / "signers.npz")
+    img, boxes, left, src = next(signer_entries(Subset(signers, range(3)), size=128))
+    assert img.shape == (128, 128, 3) and src == "signers" and len(boxes) == len(left) >= 1
+    assert (boxes[:, 2:] > boxes[:, :2]).all()
+    closeups = CloseUps(REAL / "sign-language-digits", "train", labels=LABELS / "closeups.npz")
+    img, boxes, left, src = next(closeup_entries(closeups, size=128))
+    assert src == "closeups" and boxes.shape == (1, 4)
