@@ -27,6 +27,7 @@ import numpy as np
 
 from mobrecon.data.crop import CropBox, crop_image, crop_matrix, full_image_crop, hand_box, to_tensor_image
 from mobrecon.detect.handedness import encoded_features_np
+from mobrecon.extras import require
 from mobrecon.infer.backends import TorchRunner
 from mobrecon.infer.root import default_intrinsics, uncrop_hand
 
@@ -617,6 +618,9 @@ def _on_ort(model, det, threads: int | None, backend: str):
     if backend == "auto" and not ort_available():
         LOG.warning("onnxruntime is not installed: predicting with PyTorch eager (slower)")
         return None
+    if backend == "onnx":  # asked for by name: a missing package is a one-line MissingExtraError
+        require("onnxruntime", "The onnx backend", extra="export")
+        require("onnx", "Exporting the network for the onnx backend", extra="export")
     from mobrecon.infer.ort_detector import OrtHandDetector
     from mobrecon.infer.ort_net import OrtNet
 
