@@ -26,6 +26,8 @@ import torch
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--model", default="mobrecon_ghoststack", help="the model whose encoder the head reads "
+                    "(a registered name: its shipped weights; or a model file)")
     ap.add_argument("--realdata", default="../shared/realdata")
     ap.add_argument("--labels", default="/work/labels")
     ap.add_argument("--composites", default="data/det2/train_a", help="generated sets (composite and/or still "
@@ -39,16 +41,20 @@ def main(argv=None) -> int:
 
     from mobrecon.data.crop import hand_box
     from mobrecon.data.real_photos import CloseUps, SignerFrames
-    from mobrecon.detect.handedness import HandednessClassifier, encoder_fingerprint, save_head
+    from mobrecon.detect.handedness import (HandednessClassifier, HandednessHead, encoder_features,
+                                            encoder_fingerprint, save_head)
     from mobrecon.detect.handedness_data import HandCrops, RealHandCrops
     from mobrecon.detect.handedness_train import _crops_features, fit_head
     from mobrecon.infer.predictor import BOX_MARGIN, load
     from mobrecon.io_utils import atomic_save_npz
 
     t0 = time.perf_counter()
-    pred = load("mobrecon_ghoststack", detector=None)
-    shipped = pred.handedness
-    clf = HandednessClassifier(pred.model.encoder, shipped.head, input_size=pred.model.cfg.input_size)
+    pred = load(a.model, detector=None, backend="torch")
+    shipped = pred.handedness  # None when no shipped head fits this encoder (e.g. new weights)
+    size = pred.model.cfg.input_size
+    with torch.no_grad():  # the feature size of this encoder, for a placeholder head while extracting
+        dim = encoder_features(pred.model.encoder.eval(), torch.zeros(1, 3, size, size)).shape[1]
+    clf = HandednessClassifier(pred.model.encoder, HandednessHead(dim), input_size=size)
     root, labels = Path(a.realdata), Path(a.labels)
     real = RealHandCrops([CloseUps(root / "sign-language-digits", "train", labels=labels / "closeups.npz"),
                           SignerFrames(root / "rf100-hand-gestures", "train", labels=labels / "signers.npz")],
@@ -77,7 +83,7 @@ def main(argv=None) -> int:
     for j in range(test.num_hands):
         h = test.hand_sample(j)
         crop = hand_box(h["keypoints2d"], margin=BOX_MARGIN)
-        p_old.append(shipped.prob_left(h["image"], [crop])[0])
+        p_old.append(shipped.prob_left(h["image"], [crop])[0] if shipped is not None else np.nan)
         p_new.append(new.prob_left(h["image"], [crop])[0])
         truth.append(h["hand"] == "left")
     truth = np.array(truth)
@@ -85,11 +91,12 @@ def main(argv=None) -> int:
            "l2": a.l2, "train_accuracy": round(float(((head(torch.from_numpy(fa), torch.from_numpy(fb)) > 0).numpy()
                                                        == (y > 0.5)).mean()), 4),
            "closeups_test_hands": int(len(truth)),
-           "closeups_test_agreement_shipped": round(float(((np.array(p_old) >= 0.5) == truth).mean()), 4),
+           "closeups_test_agreement_shipped": (round(float(((np.array(p_old) >= 0.5) == truth).mean()), 4)
+                                               if shipped is not None else None),
            "closeups_test_agreement_new": round(float(((np.array(p_new) >= 0.5) == truth).mean()), 4),
            "seconds": round(time.perf_counter() - t0, 1)}
     save_head(out / "handedness.pt", head, encoder_fingerprint(pred.model.encoder),
-              {"model": "mobrecon_ghoststack", "data": f"real train crops ({real.n_hands} hands x {a.views}) + "
+              {"model": pred.name, "data": f"real train crops ({real.n_hands} hands x {a.views}) + "
                f"{a.composites}", **{k: rec[k] for k in ("train_accuracy", "closeups_test_agreement_new")}})
     (out / "record.json").write_text(json.dumps(rec, indent=2) + "\n")
     print(json.dumps(rec, indent=2))
