@@ -220,6 +220,16 @@ def _project(p, K):
     return q[:, :2] / q[:, 2:]
 
 
+def _as_given_box(box):
+    """The box a caller would pass to get the crop a detection of ``box`` gets: detected boxes
+    are whole-hand boxes, widened by DETECTION_MARGIN instead of BOX_MARGIN."""
+    from mobrecon.infer.predictor import BOX_MARGIN, DETECTION_MARGIN
+
+    x0, y0, x1, y1 = box
+    cx, cy, f = (x0 + x1) / 2, (y0 + y1) / 2, DETECTION_MARGIN / BOX_MARGIN
+    return (cx - (cx - x0) * f, cy - (cy - y0) * f, cx + (x1 - cx) * f, cy + (y1 - cy) * f)
+
+
 def test_left_hands_are_mirrored_through_the_right_hand_network(random_model):
     from mobrecon.infer.predictor import Predictor
 
@@ -233,7 +243,7 @@ def test_left_hands_are_mirrored_through_the_right_hand_network(random_model):
     mbox = (w - 1 - box[2], box[1], w - 1 - box[0], box[3])
     mK = K.copy()
     mK[0, 2] = w - 1 - K[0, 2]
-    right = Predictor(random_model).predict(np.ascontiguousarray(img[:, ::-1]), box=mbox, K=mK)
+    right = Predictor(random_model).predict(np.ascontiguousarray(img[:, ::-1]), box=_as_given_box(mbox), K=mK)
     flip = np.array([-1.0, 1, 1])
     assert np.allclose(left.vertices, right.vertices * flip, atol=1e-5)
     assert np.allclose(left.joints3d, right.joints3d * flip, atol=1e-5)
@@ -295,7 +305,7 @@ def test_hand_argument_overrides_handedness(random_model):
     pred = Predictor(random_model, detector=_StubDetector([Detection(tuple(box), 0.9, "left")]))
     (forced,) = pred.predict_hands(img, K=K, hand="right")
     assert forced.extra["handedness"] == "right"
-    assert np.allclose(forced.vertices, plain.predict(img, box=box, K=K).vertices, atol=1e-5)
+    assert np.allclose(forced.vertices, plain.predict(img, box=_as_given_box(box), K=K).vertices, atol=1e-5)
     results, _ = pred.predict_video([img, img], hand="right")
     assert [r.extra["handedness"] for r in results] == ["right", "right"]
     with pytest.raises(ValueError, match="'left' or 'right'"):
