@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -52,6 +53,19 @@ def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], comp
                 info.compress_type = mode
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, buf.getvalue())
+
+
+def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickles); a missing or unreadable file is a one-line
+    FileNotFoundError / ValueError naming it (``what``: e.g. 'labels', 'fits')."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what} file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__})") from None
 
 
 def atomic_write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:

@@ -19,7 +19,6 @@ its training split.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import cv2
@@ -28,18 +27,13 @@ from torch.utils.data import Dataset
 
 from mobrecon.data.pseudo_mesh import FITS_FORMAT, pseudo_mesh_sample
 from mobrecon.data.real_photos import READERS, detect_real_set
+from mobrecon.io_utils import read_npz
 
 
 def read_fits(path: str | Path) -> dict[str, np.ndarray]:
     """A fits file as a dict of arrays; a missing or foreign file is a one-line error naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such fits file (make one with `mobrecon fit`)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            fits = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__})") from None
+    fits = read_npz(path, "fits")
     if str(fits.get("format", "")) != FITS_FORMAT:
         raise ValueError(f"{path}: not a pseudo-mesh fits file (format {str(fits.get('format', ''))!r}, "
                          f"expected {FITS_FORMAT!r})")

@@ -37,6 +37,7 @@ import torch
 
 from mobrecon.hand.lbs import axis_angle_to_matrix, matrix_to_axis_angle, rigid_transforms
 from mobrecon.hand.skeleton import ARTICULATED
+from mobrecon.io_utils import read_npz
 
 FITS_FORMAT = "mobrecon-pseudo-meshes/1"
 PALM = (0, 1, 5, 9, 13, 17)  # wrist, thumb CMC, index..pinky MCP: the near-rigid part of the hand
@@ -439,17 +440,7 @@ _LABEL_KEYS = ("format", "root", "files", "size", "image", "keypoints2d", "world
 def read_labels(path) -> dict[str, np.ndarray]:
     """A teacher labels file (``mobrecon label``) as a dict of arrays, checked; raises
     FileNotFoundError / ValueError with one line naming the file and what is wrong."""
-    import zipfile
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such labels file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__})") from None
+    data = read_npz(path, "labels")
     missing = [k for k in _LABEL_KEYS if k not in data]
     if missing:
         raise ValueError(f"{path}: not a teacher labels file (missing {', '.join(missing)})")

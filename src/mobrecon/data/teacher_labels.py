@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobrecon.io_utils import atomic_save_npz
+from mobrecon.io_utils import atomic_save_npz, read_npz
 
 FORMAT = "mobrecon-teacher-labels/1"
 STATUS_LABELLED, STATUS_UNREADABLE = 1, -1
@@ -129,13 +129,7 @@ def save_labels(path: str | Path, labels: TeacherLabels) -> None:
 def load_labels(path: str | Path) -> TeacherLabels:
     """Read and check a labels file; ValueError / FileNotFoundError name the file and the problem."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such labels file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a labels file ({e})") from None
+    a = read_npz(path, "labels")
     if str(a.get("format", "")) != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} file (format {str(a.get('format', 'missing'))!r})")
     missing = [k for k in ("teacher", "root", *IMAGE_KEYS, *HAND_KEYS) if k not in a]
