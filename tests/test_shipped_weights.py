@@ -31,9 +31,12 @@ def test_shipped_file_is_small_fp16_and_describes_its_training(name):
     floats = [v for v in blob["state"].values() if v.is_floating_point()]
     assert floats and all(v.dtype == torch.float16 and v.device.type == "cpu" for v in floats)
     release = blob["meta"]["release"]
-    assert release["hardware"] and release["stage1"]["steps"] > 0 and release["stage2"]["steps"] > 0
-    assert release["data"]["train_uniform"]["count"] + release["data"]["train_random"]["count"] >= 10000
-    assert 0 < release["metrics"]["test"]["pa_mpjpe_mm"] < 50
+    assert release["hardware"] and 0 < release["metrics"]["test"]["pa_mpjpe_mm"] < 50
+    first = release.get("continued_from") or release  # a continuation records what it continued
+    if first is not release:
+        assert release["runs"] and all(r["steps"] > 0 for r in release["runs"])
+    assert first["stage1"]["steps"] > 0 and first["stage2"]["steps"] > 0
+    assert first["data"]["train_uniform"]["count"] + first["data"]["train_random"]["count"] >= 10000
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,7 @@ def test_shipped_ghoststack_reconstructs_unseen_generated_hands(held_out, no_net
     assert trained["mpjpe2d_px"] < 15 and trained["f15"] > 0.8
 
     errs = []
-    for i in range(4):  # the predictor, given the hand's box, as a user would call it
+    for i in range(len(held_out)):  # the predictor, given the hand's box, as a user would call it
         s = held_out[i]
         box = (*s["joints2d"].min(0), *s["joints2d"].max(0))
         r = predictor.predict(s["image"], box=box, K=s["K"])
