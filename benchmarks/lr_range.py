@@ -65,7 +65,8 @@ def main(argv=None) -> int:
         print(f"{t:4d}  lr {lr:.2e}  loss {loss:.4f}  smoothed {debiased:.4f}", flush=True)
         if not math.isfinite(loss) or debiased > 4 * best:
             break
-    low = min(curve, key=lambda r: r["smoothed"])
+    settled = curve[10:] or curve  # the smoothed curve starts at the first loss: skip its first steps
+    low = min(settled, key=lambda r: r["smoothed"])
     print(f"lowest smoothed loss {low['smoothed']:.4f} at lr {low['lr']:.2e} (step {low['step']})")
     if args.json:
         with open(args.json, "w") as fh:
