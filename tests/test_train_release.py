@@ -51,7 +51,16 @@ def test_budget_runs_keep_learning_until_late():
     paper's step decays scaled to 8 epochs (/10 after 2, 4, 6) had the rate at 1 % of its peak
     half-way through the released stage 1; the budget schedule keeps half of it there."""
     from mobrecon.train.config import OptimConfig
-    from mobrecon.train.schedule import budget_schedule, lr_at
+    from mobrecon.train.schedule import budget_schedule, build_scheduler
+
+    def lr_at(cfg, total, epoch_steps, step):
+        """The rate of batch ``step`` as the trainer's scheduler sets it (per batch or per epoch)."""
+        optim = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg.lr)
+        sched, per_batch = build_scheduler(optim, cfg, total)
+        for _ in range(step if per_batch else step // epoch_steps):
+            optim.step()
+            sched.step()
+        return optim.param_groups[0]["lr"]
 
     total, epoch_steps = 2864, 358
     paper = OptimConfig(lr=1e-3, milestones=(2, 4, 6))

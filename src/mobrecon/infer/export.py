@@ -61,17 +61,17 @@ DEFAULT_INT8_OPS = ("Conv", "Gemm")
 
 
 class OnnxOutputs(nn.Module):
-    """A MobRecon whose forward returns the tuple ``OUTPUTS`` (an exporter needs a fixed
-    order): image (B, 3, S, S) -> uv (B, 21, 2), joints2d (B, 21, 2), vertices (B, V, 3),
-    joints3d (B, 21, 3)."""
+    """A network returning a dict, made to return the tuple of its ``keys`` (an exporter needs a
+    fixed order). By default a MobRecon's ``OUTPUTS``: image (B, 3, S, S) -> uv (B, 21, 2),
+    joints2d (B, 21, 2), vertices (B, V, 3), joints3d (B, 21, 3)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, keys: tuple[str, ...] = OUTPUTS):
         super().__init__()
-        self.model = model
+        self.model, self.keys = model, tuple(keys)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.model(image)
-        return tuple(out[k] for k in OUTPUTS)
+        return tuple(out[k] for k in self.keys)
 
 
 @contextlib.contextmanager

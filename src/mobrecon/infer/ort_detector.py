@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from mobrecon.detect.detector import HandDetector
+from mobrecon.infer.export import OnnxOutputs
 from mobrecon.infer.graph_parts import OPSET
 from mobrecon.infer.ort_cache import cached_sessions
 from mobrecon.infer.threads import inference_threads
@@ -23,16 +24,6 @@ from mobrecon.io_utils import atomic_path
 __all__ = ["OrtHandDetector", "export_detector"]
 
 HEADS = ("heatmap", "size", "offset")
-
-
-class _Heads(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(x)
-        return tuple(out[k] for k in HEADS)
 
 
 def export_detector(model: nn.Module, path) -> None:
@@ -46,7 +37,7 @@ def export_detector(model: nn.Module, path) -> None:
         axes = {"image": {0: "batch", 2: "height", 3: "width"}, **{k: {0: "batch", 2: "h", 3: "w"} for k in HEADS}}
         with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Heads(model).eval(), (x,), str(tmp), dynamo=False, opset_version=OPSET,
+            torch.onnx.export(OnnxOutputs(model, HEADS).eval(), (x,), str(tmp), dynamo=False, opset_version=OPSET,
                               input_names=["image"], output_names=list(HEADS), dynamic_axes=axes)
     finally:
         model.train(was_training)

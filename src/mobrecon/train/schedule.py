@@ -51,11 +51,3 @@ def budget_schedule(cfg: OptimConfig, total_steps: int) -> OptimConfig:
     return replace(cfg, schedule="cosine", warmup_steps=min(300, max(total_steps // 20, 1)),
                    min_lr=cfg.lr / 100)
 
-
-def lr_at(cfg: OptimConfig, total_steps: int, epoch_steps: int, step: int) -> float:
-    """The learning rate of batch ``step`` (0-based) of a run of ``total_steps`` batches with
-    ``epoch_steps`` batches per epoch under ``cfg``."""
-    if cfg.schedule == "cosine":
-        return cfg.lr * cosine_factor(step, total_steps, cfg.warmup_steps, cfg.min_lr / cfg.lr if cfg.lr else 0.0)
-    epoch = step // max(epoch_steps, 1)
-    return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
