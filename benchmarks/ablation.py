@@ -1,5 +1,5 @@
 """Train the paper's main ablation pairs briefly on the same generated data and print (or put
-into the README) a table like the paper's Tables 2 and 4 with the measured numbers.
+into docs/NETWORK.md) a table like the paper's Tables 2 and 4 with the measured numbers.
 
 Variants (all DenseStack, as in the paper): 2D representation (heatmap with joint-wise pooling,
 heatmap + soft-argmax, direct regression, MapReg), lifting (FC vs PVL) and 3D decoding
@@ -8,7 +8,7 @@ only, two views with the consistency losses); scores: 2D error and PCK AUC, PA-M
 PA-MPVPE on a held-out still set (random-mode poses, unseen seed), and 2D/3D acceleration error
 on a held-out generated video set (whole frames as crops, so the tracker's jitter is in them).
 
-Usage: python benchmarks/ablation.py --work out/ablation [--steps 400 --batch 8] [--readme README.md]
+Usage: python benchmarks/ablation.py --work out/ablation [--steps 400 --batch 8] [--readme docs/NETWORK.md]
 Resumable: data generation and each variant's training continue where they stopped.
 """
 

@@ -1,4 +1,4 @@
-"""Hand detector figures for the README: AP at IoU 0.5 on a held-out composite set, detector
+"""Hand detector figures for docs/DETECTION.md: AP at IoU 0.5 on a held-out composite set, detector
 latency (batch 1; 1 and 2 threads) and the whole pipeline's frames/s (detector + reconstruction,
 with and without the handedness head deciding left or right) beside reconstruction alone (a
 given box) and video tracking (detector and handedness only when tracking is lost).

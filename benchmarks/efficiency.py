@@ -1,5 +1,5 @@
 """Measure Mult-Adds / parameters of every registered model against the paper's figures and print
-the README's efficiency table (Markdown).  Usage: python benchmarks/efficiency.py [--latency]"""
+the efficiency table of docs/NETWORK.md (Markdown).  Usage: python benchmarks/efficiency.py [--latency]"""
 
 from __future__ import annotations
 

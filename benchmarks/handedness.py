@@ -1,4 +1,4 @@
-"""Handedness classifier figures for the README: accuracy on held-out generated hands (as
+"""Handedness classifier figures for docs/DETECTION.md: accuracy on held-out generated hands (as
 rendered: right; mirrored: left), split by whether the palm or the back faces the camera and by
 how edge-on the hand is; accuracy on composite hands (forearms, small hands, distractors); the
 verdicts on the real photos in ``samples/`` (all left hands) and their mirror images (right);

@@ -20,7 +20,7 @@ eager, beside MediaPipe Hands (``max_num_hands=1``, static mode and tracking mod
 teacher venv (``.venv-teacher`` here or in ``../wt-label``; ``--mediapipe PYTHON``) as a
 subprocess, a column skipped when there is none. ``--threads-check``: the box-given call on 1
 and 2 threads (ONNX Runtime spinning off and on), alone and beside one competing busy process.
-``--readme``: rewrite the README's ``pipeline-speed`` block.
+``--readme``: rewrite docs/SPEED.md's ``pipeline-speed`` block.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mediapipe", help="python of a venv with mediapipe (default: .venv-teacher)")
     ap.add_argument("--threads-check", action="store_true")
     ap.add_argument("--no-torch", action="store_true", help="leave out the PyTorch eager column (the slowest)")
-    ap.add_argument("--readme", action="store_true", help="rewrite README.md's pipeline-speed block")
+    ap.add_argument("--readme", action="store_true", help="rewrite docs/SPEED.md's pipeline-speed block")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     lines = table(med, samples, args, load1, found, checks)
     print("\n".join(lines))
     if args.readme:
-        readme = ROOT / "README.md"
+        readme = ROOT / "docs" / "SPEED.md"
         text = readme.read_text()
         a, b = "<!-- pipeline-speed:start -->", "<!-- pipeline-speed:end -->"
         if a in text and b in text:

@@ -1,4 +1,4 @@
-"""Speed table for the README: GhostStack and DenseStack MobRecon on this CPU, per backend.
+"""Speed table for docs/SPEED.md: GhostStack and DenseStack MobRecon on this CPU, per backend.
 
 Backends: PyTorch eager; ONNX Runtime fp32; ONNX Runtime int8 (static QDQ, encoder Conv/Gemm only, calibrated on 32 synthetic crops).
 Latency at batch 1 with 1 and 2 threads (median / p90 of ``--runs`` calls after 5 warm-up

@@ -1,4 +1,4 @@
-# How the shipped weights were trained on a lent GPU machine (see the README's model card).
+# How the shipped weights were trained on a lent GPU machine (see docs/MODEL_CARD.md).
 # The machine has CUDA PyTorch but no network; it needs, carried from here (ignored by git):
 #   .gl/   GL loader .debs:  apt-get download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2
 #   .whl/  cp312 wheels:     pip download --no-deps --only-binary=:all: --python-version 3.12 moderngl glcontext trimesh
