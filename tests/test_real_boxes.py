@@ -92,3 +92,54 @@ def test_real_entries_from_the_train_splits():
     closeups = CloseUps(REAL / "sign-language-digits", "train", labels=LABELS / "closeups.npz")
     img, boxes, left, src = next(closeup_entries(closeups, size=128))
     assert src == "closeups" and boxes.shape == (1, 4)
+
+
+class _Signers:
+    """Two fake signer frames: a set (gesture) box around both hands, two teacher hands."""
+
+    def __init__(self):
+        img = np.zeros((100, 200, 3), np.uint8)
+        self.items = [{"image": img, "boxes": np.array([[20.0, 10.0, 180.0, 90.0]]),
+                       "box": np.array([[30.0, 20.0, 70.0, 60.0], [120.0, 30.0, 160.0, 80.0]]),
+                       "hand": np.array(["left", "right"])},
+                      {"image": img, "boxes": np.array([[20.0, 10.0, 180.0, 90.0]]),
+                       "box": np.zeros((0, 4)), "hand": np.array([], str)}]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def test_signer_entries_use_the_teachers_whole_hand_boxes_or_the_set_boxes():
+    signers = _Signers()
+    teacher = list(signer_entries(signers, size=200))
+    assert len(teacher) == 1  # the frame without a teacher hand is left out
+    img, boxes, left, src = teacher[0]
+    want = _entry(signers[0]["image"], whole_hand_box(signers[0]["box"]), [True, False], 200)[1]
+    np.testing.assert_allclose(boxes, want)
+    assert left.tolist() == [True, False] and src == "signers"
+    (_, set_boxes, set_left, _), = list(signer_entries(signers, size=200, boxes="set"))
+    assert set_boxes.shape == (1, 4) and set_left.tolist() == [False]  # nearest teacher hand: the right
+    with pytest.raises(ValueError, match="boxes="):
+        next(signer_entries(signers, boxes="gesture"))
+
+
+def test_signer_ap_against_teacher_boxes():
+    from mobrecon.detect.real_eval import signer_ap
+
+    class Det:
+        threshold = 0.2
+
+        def detect(self, image, threshold=0.0):
+            from types import SimpleNamespace
+
+            b = whole_hand_box(np.array([[30.0, 20.0, 70.0, 60.0], [120.0, 30.0, 160.0, 80.0]]))
+            return [SimpleNamespace(box=tuple(x), score=0.9) for x in b]
+
+    signers = _Signers()
+    t = signer_ap(Det(), signers, boxes="teacher")
+    assert t["ap50"] == pytest.approx(1.0) and t["images"] == 1 and t["boxes"] == 2
+    s = signer_ap(Det(), signers, boxes="set")
+    assert s["ap50"] < 0.5 and s["images"] == 2  # hand boxes do not match one gesture box

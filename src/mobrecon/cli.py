@@ -475,7 +475,8 @@ def cmd_detect(args) -> int:
         if not args.labels:
             raise UserError("--make-real needs --labels DIR (the teacher's signers.npz and closeups.npz)")
         try:
-            counts = make_real_cache(args.realdata or default_realdata(), args.labels, args.make_real)
+            counts = make_real_cache(args.realdata or default_realdata(), args.labels, args.make_real,
+                                     signer_boxes=args.signer_boxes)
         except (FileNotFoundError, ValueError) as e:
             raise UserError(f"--make-real: {e}") from None
         print(f"{args.make_real}: {json.dumps(counts)}")
@@ -865,6 +866,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--realdata", help="with --make-real: the real photo sets' folder (default ../shared/realdata)")
     d.add_argument("--labels", metavar="DIR", help="with --make-real: folder of the teacher's labels "
                    "(signers.npz, closeups.npz)")
+    d.add_argument("--signer-boxes", choices=("teacher", "set"), default="teacher",
+                   help="with --make-real: the signer frames' boxes: the teacher's hands widened to whole-hand "
+                   "boxes (default) or the set's own gesture boxes")
     d.add_argument("--train", action="store_true", help="instead: train a detector (with --config)")
     d.add_argument("--config", default="configs/hand_detector.yaml", help="with --train: the run config (YAML)")
     d.add_argument("--data", help="with --train: composite set(s), comma-separated (overrides the config's data)")

@@ -3,9 +3,12 @@
 :func:`build_real_boxes` letterboxes every training photo to the detector's input size (as
 :class:`~mobrecon.detect.detector.HandDetector` does) and keeps its hand boxes and handedness:
 
-* signer frames (train split): the set's own boxes; the class of a box is the teacher's hand
-  whose keypoint box centre lies nearest the box's centre (frames where the teacher found no
-  hand are left out: their class is unknown);
+* signer frames (train split): with ``boxes="teacher"`` (the default) the teacher's hands,
+  each its keypoint box widened to the whole hand like the close-ups'; with ``boxes="set"``
+  the set's own boxes, which are the annotators' *gesture* boxes (often both hands and part of
+  the forearm, median 2.3x the hand), each classed as the teacher's hand whose keypoint box
+  centre lies nearest. Frames where the teacher found no hand are left out (their hands and
+  classes are unknown);
 * close-ups (train split, one hand each): the teacher's keypoint box widened to the whole hand
   (:func:`~mobrecon.detect.real_eval.whole_hand_box`), the class the teacher's hand.
 
@@ -43,12 +46,20 @@ def _entry(image: np.ndarray, boxes: np.ndarray, left: np.ndarray, size: int) ->
     return boxed, np.clip(b, -0.5, size - 0.5).astype(np.float32), np.asarray(left, bool).reshape(-1)
 
 
-def signer_entries(signers, size: int = 256):
+def signer_entries(signers, size: int = 256, boxes: str = "teacher"):
     """Yield (image, boxes, left, 'signers') for the frames of ``signers`` (teacher labels
-    attached) that have a set box and a teacher hand."""
+    attached) that have a set box and a teacher hand; ``boxes``: "teacher" (whole-hand boxes of
+    the teacher's hands) or "set" (the set's gesture boxes)."""
+    if boxes not in ("teacher", "set"):
+        raise ValueError(f"boxes={boxes!r}: expected 'teacher' or 'set'")
     for i in range(len(signers)):
         it = signers[i]
         if not len(it["boxes"]) or not len(it["box"]):
+            continue
+        if boxes == "teacher":
+            hands = whole_hand_box(it["box"][:MAX_BOXES])
+            lefts = [str(h) == "left" for h in it["hand"][:MAX_BOXES]]
+            yield (*_entry(it["image"], hands, lefts, size), "signers")
             continue
         tc = (it["box"][:, :2] + it["box"][:, 2:]) / 2
         lefts = []
@@ -134,10 +145,12 @@ class MixedDetectionSet(Dataset):
         return {"input": to_tensor_image(img), **t}
 
 
-def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, size: int = 256) -> dict:
+def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, size: int = 256,
+                    signer_boxes: str = "teacher") -> dict:
     """The training cache of the signer frames' and the close-ups' TRAIN splits (never a test
     split, never HaGRID) from ``realdata`` with the teacher's ``labels`` folder
-    (``signers.npz``, ``closeups.npz``); returns counts per source."""
+    (``signers.npz``, ``closeups.npz``); ``signer_boxes`` as :func:`signer_entries`'s ``boxes``;
+    returns counts per source."""
     from mobrecon.data.real_photos import CloseUps, SignerFrames
 
     realdata, labels = Path(realdata), Path(labels)
@@ -148,7 +161,7 @@ def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, s
     closeups = CloseUps(realdata / "sign-language-digits", "train", labels=labels / "closeups.npz")
 
     def entries():
-        yield from signer_entries(signers, size)
+        yield from signer_entries(signers, size, signer_boxes)
         yield from closeup_entries(closeups, size)
 
     build_real_boxes(out, entries())
