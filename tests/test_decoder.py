@@ -8,7 +8,7 @@ import torch
 
 from mobrecon.hand.load import hand_hierarchy
 from mobrecon.hand.openhand import OpenHand
-from mobrecon.models.decoder3d import Decoder3D
+from mobrecon.models.decoder3d import Decoder3D, MeshUpsample
 from mobrecon.models.dsconv import DSConv, dsconv_as_spiralconv
 from mobrecon.models.flops import count_macs_params, mac_report
 from mobrecon.models.lifting import FCLifting, PoseVertexLifting
@@ -32,11 +32,31 @@ def test_decoder_forward_backward(hier, conv):
     out.square().mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     assert all(p.grad is not None for p in dec.parameters())
-    # up-sampling matrices are dense, non-persistent buffers
-    ups = [b.up.up for b in dec.blocks]
-    assert [tuple(u.shape) for u in ups] == [(98, 49), (195, 98), (389, 195), (778, 389)]
-    assert all(u.layout == torch.strided for u in ups)
-    assert not any(k.endswith("up.up") for k in dec.state_dict())
+    # up-sampling: the hierarchy's matrices as gathers, in non-persistent buffers
+    ups = [b.up for b in dec.blocks]
+    assert [u.shape for u in ups] == [(98, 49), (195, 98), (389, 195), (778, 389)]
+    for level, u in zip((3, 2, 1, 0), ups):
+        np.testing.assert_array_equal(u.dense().numpy(), hier.up_dense(level).numpy())
+    assert not any(".up." in k for k in dec.state_dict())
+
+
+def test_mesh_upsample_equals_the_dense_product(hier):
+    """The gather + weighted sum gives the dense matrix product, forward and backward."""
+    torch.manual_seed(1)
+    dense = hier.up_dense(0)
+    up = MeshUpsample(dense)
+    x = torch.randn(3, dense.shape[1], 5, dtype=torch.float64, requires_grad=True)
+    y = up(x)
+    want = torch.matmul(dense.double(), x)
+    torch.testing.assert_close(y, want, rtol=0, atol=1e-12)
+    g = torch.randn_like(y)
+    (gx,) = torch.autograd.grad(y, x, g)
+    torch.testing.assert_close(gx, torch.matmul(dense.double().T, g), rtol=0, atol=1e-12)
+    odd = torch.tensor([[0.0, 2.0, 0.0], [0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])  # rows of 1, 2 and 0 entries
+    z = torch.randn(2, 3, 4)
+    torch.testing.assert_close(MeshUpsample(odd)(z), odd @ z)
+    with pytest.raises(ValueError, match="2D"):
+        MeshUpsample(torch.zeros(3))
 
 
 def test_decoder_rejects_bad_input(hier):
@@ -189,8 +209,8 @@ def test_macs_params_vs_paper(hier):
     for conv in ("dsconv", "spiralconv"):
         r = mac_report(Decoder3D(hier, conv=conv), x)
         rows[conv] = (r.macs, r.macs_excluding(".up"), r.params)
-        print(f"{conv}: Mult-Adds with dense up-sampling {r.macs:,}, without {r.macs_excluding('.up'):,}, "
-              f"sparse up-sampling would add {_sparse_up_macs(hier):,}; params {r.params:,}")
+        print(f"{conv}: Mult-Adds {r.macs:,}, without up-sampling {r.macs_excluding('.up'):,} "
+              f"(its sparse cost {_sparse_up_macs(hier):,}); params {r.params:,}")
     pvl_macs, pvl_params = count_macs_params(PoseVertexLifting(), torch.randn(1, 21, 256))
     fc_macs, fc_params = count_macs_params(FCLifting(), torch.randn(1, 256, 4, 4))
     print(f"PVL: Mult-Adds {pvl_macs:,}, params {pvl_params:,}; FC lifting: {fc_macs:,} / {fc_params:,}")
@@ -204,9 +224,8 @@ def test_macs_params_vs_paper(hier):
     assert rows["dsconv"][1] == 19_462_400 and rows["spiralconv"][1] == 159_003_072
     assert rows["dsconv"][2] == 115_747 and near(rows["dsconv"][2], 0.1e6, 0.2)
     assert rows["spiralconv"][2] == 978_243 and near(rows["spiralconv"][2], 1.0e6)
-    # dense up-sampling matmuls: 49*98*256 + 98*195*256 + 195*389*128 + 389*778*64
-    dense_up = 98 * 49 * 256 + 195 * 98 * 256 + 389 * 195 * 128 + 778 * 389 * 64
-    assert rows["dsconv"][0] - rows["dsconv"][1] == dense_up
+    # up-sampling as gathers: counted at nnz x channels (dense products would be 35.2M)
+    assert rows["dsconv"][0] - rows["dsconv"][1] == _sparse_up_macs(hier)
     # paper Table 2: PVL 0.3M Mult-Adds, 1,029 params; FC 3.2M / 3.2M
     assert pvl_params == 1029 and pvl_macs == 49 * 21 * 256 and near(pvl_macs, 0.3e6, 0.15)
     assert fc_macs == 256 * 49 * 256 and near(fc_macs, 3.2e6) and near(fc_params, 3.2e6)

@@ -150,7 +150,6 @@ def cmd_bench(args) -> int:
     for part in ("encoder", "pose2d", "lifting", "decoder", "joints"):
         r = result[part]
         print(f"  {part:8s} {r['macs'] / 1e6:9.2f}M Mult-Adds {r['params']:>11,d} params")
-    print(f"  (dense up-sampling matrices as exported: {result['macs_dense_upsampling'] / 1e6:.1f}M Mult-Adds)")
     return 0
 
 

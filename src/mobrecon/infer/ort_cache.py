@@ -31,7 +31,8 @@ from mobrecon.infer.ort_session import open_session
 
 __all__ = ["EXPORT_VERSION", "cache_dir", "cache_key", "cached_sessions"]
 
-EXPORT_VERSION = "mobrecon-onnx-parts-1"  # bump when the exported graphs change for the same weights
+# bump when the exported graphs change for the same weights (2: mesh up-sampling as a gather)
+EXPORT_VERSION = "mobrecon-onnx-parts-2"
 LOG = logging.getLogger("mobrecon.ort_cache")
 
 

@@ -5,10 +5,9 @@ second stack's up path), ``pose2d`` (Table 2 "2D part": that up path plus the 2D
 ``lifting`` (Table 2 "2D-to-3D part": pose pooling plus PVL or the FC layer), ``decoder``
 (Table 4: the 3D decoder) and ``joints`` (J_regressor @ vertices).
 
-Mesh up-sampling is stored as dense matrices for ONNX export, but each row has only 3 non-zeros
-(barycentric weights), and the paper's figures count it as the sparse product it is; so
-``macs`` counts each up-sampling at nnz x channels, and ``macs_dense_upsampling`` reports
-what the exported dense graph actually multiplies.
+Mesh up-sampling blends 3 coarse vertices per fine vertex (barycentric weights); it is a gather
+and a weighted sum (:class:`~mobrecon.models.decoder3d.MeshUpsample`), counted at nnz x channels,
+as the paper's figures count it and as the exported graph runs it.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import statistics
 import torch
 from torch import nn
 
-from .decoder3d import MeshUpsample
 from mobrecon.timing import p90, time_calls
 
 from .flops import count_params, mac_report
@@ -28,8 +26,7 @@ __all__ = ["model_costs", "measure_latency"]
 
 def model_costs(model: nn.Module, input_size: int | None = None) -> dict:
     """Count one forward of ``model`` (a :class:`~mobrecon.models.mobrecon_net.MobRecon`) on a
-    (1, 3, S, S) input. Returns a dict with ``macs``, ``params``, ``macs_dense_upsampling`` and
-    per part ``{"macs", "params"}`` for encoder, pose2d, lifting, decoder, joints."""
+    (1, 3, S, S) input. Returns a dict with ``macs``, ``params`` and per part ``{"macs", "params"}`` for encoder, pose2d, lifting, decoder, joints."""
     size = int(input_size or model.cfg.input_size)
     report = mac_report(model, torch.zeros(1, 3, size, size))
     root = type(model).__name__
@@ -38,13 +35,6 @@ def model_costs(model: nn.Module, input_size: int | None = None) -> dict:
     def macs_of(module: nn.Module | None) -> int:
         return 0 if module is None else report.by_module.get(names[id(module)], 0)
 
-    # Dense up-sampling -> sparse cost (nnz / numel of each matrix).
-    up_dense = up_sparse = 0
-    for m in model.modules():
-        if isinstance(m, MeshUpsample):
-            dense = macs_of(m)
-            up_dense += dense
-            up_sparse += dense * int((m.up != 0).sum()) // m.up.numel()
     map_part = list(model.encoder.map_part_modules())
     enc_all = macs_of(model.encoder)
     map_macs = sum(macs_of(m) for m in map_part)
@@ -53,14 +43,13 @@ def model_costs(model: nn.Module, input_size: int | None = None) -> dict:
         "encoder": {"macs": enc_all - map_macs, "params": model.encoder.encoder_num_params()},
         "pose2d": {"macs": map_macs + macs_of(model.pose2d), "params": count_params(map_part + [model.pose2d])},
         "lifting": {"macs": macs_of(pooling) + macs_of(model.lifting), "params": count_params([model.lifting])},
-        "decoder": {"macs": macs_of(model.decoder) - up_dense + up_sparse, "params": count_params([model.decoder])},
+        "decoder": {"macs": macs_of(model.decoder), "params": count_params([model.decoder])},
     }
     counted = enc_all + macs_of(model.pose2d) + macs_of(pooling) + macs_of(model.lifting) + macs_of(model.decoder)
     parts["joints"] = {"macs": report.macs - counted, "params": 0}
     return {
-        "macs": report.macs - up_dense + up_sparse,
+        "macs": report.macs,
         "params": report.params,
-        "macs_dense_upsampling": report.macs,
         **parts,
     }
 
