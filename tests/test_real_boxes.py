@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from torch.utils.data import Subset
 
-from mobrecon.data.crop import hand_box
+from mobrecon.data.crop import BOX_MARGIN, DETECTION_MARGIN, crop_for, hand_box
 from mobrecon.data.real_photos import CloseUps, SignerFrames, default_realdata
 from mobrecon.detect.real_boxes import (MixedDetectionSet, RealBoxes, _entry, build_real_boxes,
                                         closeup_entries, signer_entries)
 from mobrecon.detect.real_eval import TRAIN_CROP_MARGIN, WHOLE_HAND_WIDEN, whole_hand_box
-from mobrecon.infer.predictor import BOX_MARGIN, DETECTION_MARGIN, crop_for
 
 REAL = default_realdata()
 LABELS = Path("/work/labels")
