@@ -25,6 +25,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mobrecon.data.crop import to_tensor_image
+from mobrecon.data.real_photos import CloseUps, SignerFrames
 from mobrecon.detect.dataset import CompositeDataset, augment
 from mobrecon.detect.detector import letterbox
 from mobrecon.detect.real_eval import whole_hand_box
@@ -138,8 +139,6 @@ def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, s
     """The training cache of the signer frames' and the close-ups' TRAIN splits (never a test
     split, never HaGRID) from ``realdata`` with the teacher's ``labels`` folder
     (``signers.npz``, ``closeups.npz``); returns counts per source."""
-    from mobrecon.data.real_photos import CloseUps, SignerFrames
-
     realdata, labels = Path(realdata), Path(labels)
     for name in ("signers.npz", "closeups.npz"):
         if not (labels / name).is_file():
