@@ -123,8 +123,8 @@ def cmd_bench(args) -> int:
     import torch
 
     from mobrecon.infer.backends import bench_runner, make_runner
-    from mobrecon.models.weights import resolve_model
     from mobrecon.models.costs import model_costs
+    from mobrecon.models.weights import resolve_model
 
     if args.runs < 1 or args.warmup < 0:
         raise UserError("--runs must be >= 1 and --warmup >= 0")
@@ -639,8 +639,8 @@ def cmd_fit(args) -> int:
     from tqdm import tqdm
 
     from mobrecon.data.pseudo_mesh import FitConfig, fit_labels, read_labels
-    from mobrecon.hand.load import load_hand
     from mobrecon.data.root import default_intrinsics
+    from mobrecon.hand.load import load_hand
     from mobrecon.io_utils import atomic_save_npz
 
     if Path(args.out).exists() and not args.force:
