@@ -51,6 +51,9 @@ def test_root_recovery_with_noise_and_degenerate_hands():
 
 
 def test_input_checks_are_one_line_errors(tmp_path):
+    from mobrecon.infer import predictor
+
+    assert predictor.read_image is read_image  # where docs/API.md names it
     with pytest.raises(FileNotFoundError, match="no such image"):
         read_image(tmp_path / "none.jpg")
     (tmp_path / "bad.png").write_text("not an image")
