@@ -10,9 +10,9 @@ import time
 import cv2
 import numpy as np
 
+from mobrecon.photometric import augment_photometric
 from mobrecon.synth.appearance import (
     BACKGROUND_KINDS,
-    augment_photometric,
     draw_occluders,
     make_background,
 )

@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     from mobrecon.detect.dataset import CompositeDataset
     from mobrecon.detect.detector import HandDetector
     from mobrecon.detect.evaluate import evaluate_detector
-    from mobrecon.infer.predictor import Predictor, shipped_weights
-    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.infer.predictor import Predictor
+    from mobrecon.models.weights import resolve_model, shipped_weights
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--detector", help="detector file (default: the shipped one)")

@@ -61,7 +61,7 @@ def still_scores(clf, root: str) -> dict:
 
 def photo_verdicts(clf) -> list[dict]:
     """The four left-hand photos in samples/ (whole image as the crop) and their mirror images."""
-    from mobrecon.infer.predictor import read_image
+    from mobrecon.image import read_image
 
     rows = []
     for path in sorted((ROOT / "samples").glob("*.*")):
@@ -87,7 +87,7 @@ def latency_ms(clf, threads: int, runs: int) -> float:
 def main(argv=None) -> int:
     from mobrecon.detect.handedness_train import evaluate_handedness
     from mobrecon.infer.predictor import load_handedness
-    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.models.weights import resolve_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="mobrecon_ghoststack", help="reconstruction model whose encoder the head reads")

@@ -45,7 +45,8 @@ def main(argv=None) -> int:
                                             encoder_fingerprint, save_head)
     from mobrecon.detect.handedness_data import HandCrops, RealHandCrops
     from mobrecon.detect.handedness_train import _crops_features, fit_head
-    from mobrecon.infer.predictor import BOX_MARGIN, load
+    from mobrecon.data.crop import BOX_MARGIN
+    from mobrecon.infer.predictor import load
     from mobrecon.io_utils import atomic_save_npz
 
     t0 = time.perf_counter()

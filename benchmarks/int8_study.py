@@ -34,7 +34,7 @@ SLD = ROOT.parent / "shared" / "realdata" / "sign-language-digits" / "Dataset"
 
 def crops(files, size=128) -> np.ndarray:
     from mobrecon.data.crop import to_tensor_image
-    from mobrecon.infer.calibration import centre_square
+    from mobrecon.data.calibration import centre_square
 
     return np.stack([to_tensor_image(centre_square(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB), size))
                      for f in files])
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
 
     from mobrecon.infer.graph_parts import export_parts
     from mobrecon.infer.ort_session import open_session
-    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.models.weights import resolve_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calib", type=int, default=64)

@@ -38,7 +38,9 @@ def main(argv=None) -> int:
     from mobrecon.detect.detector import HandDetector
     from mobrecon.detect.evaluate import evaluate_detector
     from mobrecon.detect.real_eval import closeup_scores, signer_ap
-    from mobrecon.infer.predictor import DETECTION_MARGIN, load, read_image
+    from mobrecon.data.crop import DETECTION_MARGIN
+    from mobrecon.image import read_image
+    from mobrecon.infer.predictor import load
 
     det = HandDetector.load(a.detector)
     pred = load("mobrecon_ghoststack", detector=det)

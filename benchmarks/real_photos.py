@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from mobrecon.infer.outputs import overlay, side_view
-    from mobrecon.infer.predictor import load, read_image
+    from mobrecon.image import read_image
+    from mobrecon.infer.predictor import load
     from mobrecon.io_utils import atomic_write_png
     from mobrecon.viz.render import MeshRenderer
 

@@ -55,7 +55,7 @@ from mobrecon.eval.metrics import pa_mpjpe
 from mobrecon.infer.outputs import overlay
 from mobrecon.infer.predictor import load
 from mobrecon.io_utils import atomic_write_png, atomic_write_text
-from mobrecon.synth.preview import draw_joints
+from mobrecon.viz.joints import draw_joints
 from mobrecon.viz.render import MeshRenderer
 
 FITS_KEYS = ("files", "image", "joints3d", "keep", "mirrored")

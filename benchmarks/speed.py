@@ -22,11 +22,11 @@ from pathlib import Path
 import onnxruntime
 import torch
 
+from mobrecon.data.calibration import calibration_crops
 from mobrecon.infer.backends import TorchRunner, bench_runner, make_runner
-from mobrecon.infer.calibration import calibration_crops
 from mobrecon.infer.export import check_onnx, export_onnx, quantize_int8
-from mobrecon.infer.resolve import resolve_model
 from mobrecon.models.costs import model_costs
+from mobrecon.models.weights import resolve_model
 
 MODELS = ("mobrecon_ghoststack", "mobrecon_densestack")
 THREADS = (1, 2)

@@ -20,7 +20,9 @@ import torch
 
 from mobrecon import cli
 from mobrecon.infer import predictor as predictor_mod
-from mobrecon.infer.predictor import HandResult, Predictor, check_box, check_K, read_image
+from mobrecon.data.crop import check_box
+from mobrecon.image import read_image
+from mobrecon.infer.predictor import HandResult, Predictor, check_K
 
 
 @pytest.fixture(scope="module")

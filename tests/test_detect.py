@@ -153,7 +153,7 @@ def test_decoding_a_synthetic_peak_gives_its_box():
 def _hand_on_plain_background(left: bool = False):
     """The flat built-in hand rendered on grey: (image (240, 320, 3), its tight box)."""
     from mobrecon.hand.load import load_hand
-    from mobrecon.infer.root import default_intrinsics
+    from mobrecon.data.root import default_intrinsics
     from mobrecon.viz.render import MeshRenderer
 
     hand = load_hand("openhand")
@@ -223,7 +223,7 @@ def _project(p, K):
 def _as_given_box(box):
     """The box a caller would pass to get the crop a detection of ``box`` gets: detected boxes
     are whole-hand boxes, widened by DETECTION_MARGIN instead of BOX_MARGIN."""
-    from mobrecon.infer.predictor import BOX_MARGIN, DETECTION_MARGIN
+    from mobrecon.data.crop import BOX_MARGIN, DETECTION_MARGIN
 
     x0, y0, x1, y1 = box
     cx, cy, f = (x0 + x1) / 2, (y0 + y1) / 2, DETECTION_MARGIN / BOX_MARGIN

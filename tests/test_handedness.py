@@ -119,7 +119,7 @@ def test_shipped_head_tells_left_from_right_on_new_hands(sets):
     """Hands it never saw (seed 71), as generated (right) and mirrored (left), in the plain
     window the predictor uses, read off the shipped GhostStack's encoder."""
     from mobrecon.infer.predictor import load_handedness
-    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.models.weights import resolve_model
 
     stills, _ = sets
     clf = load_handedness("auto", resolve_model("mobrecon_ghoststack"))
@@ -174,7 +174,7 @@ def test_head_reuses_its_encoder_pass_for_the_reconstruction(sets):
     """With the head on the predictor's own encoder, the pass over the crop and its mirror image
     is the reconstruction's encoder pass too: one encoder call per hand, same result as being told."""
     from mobrecon.infer.predictor import Predictor
-    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.models.weights import resolve_model
     from mobrecon.synth.dataset import SynthDataset
 
     model = resolve_model("mobrecon_ghoststack")  # trained features (a random encoder's are flat)

@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from mobrecon.infer.predictor import Predictor, check_box, check_K, read_image
-from mobrecon.infer.root import default_intrinsics, recover_root
+from mobrecon.data.crop import check_box
+from mobrecon.data.root import default_intrinsics, recover_root
+from mobrecon.image import read_image
+from mobrecon.infer.predictor import Predictor, check_K
+from mobrecon.models.weights import shipped_weights
 
 
 def _project(p, K):
@@ -48,6 +51,9 @@ def test_root_recovery_with_noise_and_degenerate_hands():
 
 
 def test_input_checks_are_one_line_errors(tmp_path):
+    from mobrecon.infer import predictor
+
+    assert predictor.read_image is read_image  # where docs/API.md names it
     with pytest.raises(FileNotFoundError, match="no such image"):
         read_image(tmp_path / "none.jpg")
     (tmp_path / "bad.png").write_text("not an image")
@@ -139,7 +145,6 @@ def test_reconstruct_cli_writes_outputs_and_reports_bad_inputs(predictor, tmp_pa
 
 def test_load_names_refuse_missing_weights_clearly(tmp_path):
     import mobrecon
-    from mobrecon.infer.predictor import shipped_weights
 
     if shipped_weights("mobrecon_resnet18stack").exists():
         pytest.skip("weights shipped")

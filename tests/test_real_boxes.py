@@ -3,17 +3,17 @@
 real sets skip when ../shared/realdata or the teacher labels are absent."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from torch.utils.data import Subset
 
-from mobrecon.data.crop import hand_box
+from mobrecon.data.crop import BOX_MARGIN, DETECTION_MARGIN, crop_for, hand_box
 from mobrecon.data.real_photos import CloseUps, SignerFrames, default_realdata
 from mobrecon.detect.real_boxes import (MixedDetectionSet, RealBoxes, _entry, build_real_boxes,
                                         closeup_entries, signer_entries)
-from mobrecon.detect.real_eval import TRAIN_CROP_MARGIN, WHOLE_HAND_WIDEN, whole_hand_box
-from mobrecon.infer.predictor import BOX_MARGIN, DETECTION_MARGIN, crop_for
+from mobrecon.detect.real_eval import TRAIN_CROP_MARGIN, WHOLE_HAND_WIDEN, signer_ap, whole_hand_box
 
 REAL = default_realdata()
 LABELS = Path("/work/labels")
@@ -127,14 +127,10 @@ def test_signer_entries_use_the_teachers_whole_hand_boxes_or_the_set_boxes():
 
 
 def test_signer_ap_against_teacher_boxes():
-    from mobrecon.detect.real_eval import signer_ap
-
     class Det:
         threshold = 0.2
 
         def detect(self, image, threshold=0.0):
-            from types import SimpleNamespace
-
             b = whole_hand_box(np.array([[30.0, 20.0, 70.0, 60.0], [120.0, 30.0, 160.0, 80.0]]))
             return [SimpleNamespace(box=tuple(x), score=0.9) for x in b]
 

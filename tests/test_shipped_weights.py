@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mobrecon.infer.predictor import shipped_weights
+from mobrecon.models.weights import shipped_weights
 
 SHIPPED = ("mobrecon_ghoststack", "mobrecon_densestack")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mobrecon.photometric import augment_photometric
 from mobrecon.synth.appearance import (
     BACKGROUND_KINDS,
-    augment_photometric,
     draw_occluders,
     make_background,
     sample_light,

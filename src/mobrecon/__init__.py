@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Literal
 
+from mobrecon.version import __version__
+
 if TYPE_CHECKING:
     from mobrecon.detect.detector import HandDetector
     from mobrecon.detect.handedness import HandednessClassifier
     from mobrecon.infer.predictor import Predictor
 
 __all__ = ["__version__", "load"]
-__version__ = "0.1.0"
 
 
 def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",

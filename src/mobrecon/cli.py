@@ -13,6 +13,7 @@ import numpy as np
 
 from mobrecon.extras import MissingExtraError, require
 from mobrecon.train.allocator import reexec_with_jemalloc
+from mobrecon.version import __version__
 
 
 class UserError(Exception):
@@ -109,20 +110,21 @@ def cmd_hand(args) -> int:
 def _weights_of(model: str) -> str:
     """Which weights --model stands for: a registered name its shipped file where the package
     has one, else random weights (fine for timing and export checks); a file itself."""
-    from mobrecon.infer.predictor import shipped_weights
     from mobrecon.models import names
+    from mobrecon.models.weights import weights_file
 
-    if model in names():
-        return str(shipped_weights(model)) if shipped_weights(model).is_file() else "random"
-    return model
+    path = weights_file(model)
+    if path is None:
+        return "random"
+    return str(path) if model in names() else model
 
 
 def cmd_bench(args) -> int:
     import torch
 
     from mobrecon.infer.backends import bench_runner, make_runner
-    from mobrecon.infer.resolve import resolve_model
     from mobrecon.models.costs import model_costs
+    from mobrecon.models.weights import resolve_model
 
     if args.runs < 1 or args.warmup < 0:
         raise UserError("--runs must be >= 1 and --warmup >= 0")
@@ -275,8 +277,8 @@ def _video_frames(source: Path, report: dict | None = None):
     ``frames_read`` and, for a file, ``frames_listed`` (the container's frame count)."""
     import cv2
 
-    from mobrecon.infer.calibration import IMAGE_SUFFIXES
-    from mobrecon.infer.predictor import read_image
+    from mobrecon.data.calibration import IMAGE_SUFFIXES
+    from mobrecon.image import read_image
 
     report = {} if report is None else report
     if source.is_dir():
@@ -365,7 +367,7 @@ def _reconstruct_images(args, predictor, box, K, out: Path) -> int:
     from tqdm import tqdm
 
     from mobrecon.infer.outputs import render_outputs
-    from mobrecon.infer.predictor import read_image
+    from mobrecon.image import read_image
     from mobrecon.io_utils import write_file_set
     from mobrecon.viz.render import MeshRenderer
 
@@ -540,7 +542,7 @@ def cmd_detect(args) -> int:
         return 0
     if not args.images:
         raise UserError("give one or more IMAGE files (or --make-data DIR, --train, --eval DIR)")
-    from mobrecon.infer.predictor import read_image
+    from mobrecon.image import read_image
 
     detector = None
     failures = 0
@@ -593,7 +595,7 @@ def cmd_handedness(args) -> int:
               f"{result['train_accuracy']:.3f}" + (f"; {vals}" if vals else ""))
         return 0
     from mobrecon.infer.predictor import load_handedness
-    from mobrecon.infer.resolve import resolve_model
+    from mobrecon.models.weights import resolve_model
 
     model = resolve_model(args.model)
     classifier = load_handedness(args.weights or "auto", model)
@@ -609,7 +611,8 @@ def cmd_handedness(args) -> int:
         return 0
     if not args.images:
         raise UserError("give one or more IMAGE files (or --train, --eval DIR)")
-    from mobrecon.infer.predictor import check_box, read_image
+    from mobrecon.data.crop import check_box
+    from mobrecon.image import read_image
 
     box = _parse_numbers(args.box, 4, "--box") if args.box else None
     failures = 0
@@ -636,8 +639,8 @@ def cmd_fit(args) -> int:
     from tqdm import tqdm
 
     from mobrecon.data.pseudo_mesh import FitConfig, fit_labels, read_labels
+    from mobrecon.data.root import default_intrinsics
     from mobrecon.hand.load import load_hand
-    from mobrecon.infer.root import default_intrinsics
     from mobrecon.io_utils import atomic_save_npz
 
     if Path(args.out).exists() and not args.force:
@@ -717,8 +720,6 @@ def cmd_label(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mobrecon import __version__
-
     p = argparse.ArgumentParser(prog="mobrecon", description="Mobile-friendly 3D hand mesh reconstruction.")
     p.add_argument("--version", action="version", version=f"mobrecon {__version__}")
     sub = p.add_subparsers(dest="command", required=True)

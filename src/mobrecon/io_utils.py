@@ -6,6 +6,7 @@ write into one folder at once (:func:`folder_lock`)."""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import zipfile
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 LOCK_NAME = ".mobrecon.lock"  # the per-folder lock file of folder_lock
 
@@ -40,9 +42,6 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
 def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], compressed: bool = True) -> None:
     """Write an ``.npz`` readable by ``np.load``, atomically and byte-for-byte reproducibly
     (``np.savez`` stamps each member with the current time; this uses a fixed one)."""
-    import io
-    import zipfile
-
     mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     with atomic_path(path, suffix=".npz") as tmp:
         with zipfile.ZipFile(tmp, "w", compression=mode) as zf:
@@ -70,8 +69,6 @@ def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
 
 def atomic_write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """(H, W, 3) or (H, W) uint8 image -> PNG at ``path``, atomically."""
-    from PIL import Image
-
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format="PNG")
 

@@ -10,11 +10,16 @@ square pixels it is exactly a new pinhole camera turned about its optical axis:
 ``[M; 0 0 1] @ K == K_crop @ R_crop`` with ``K_crop`` upper triangular and ``R_crop`` a rotation
 about z. So the 3D targets of a rotated crop are the camera-space points turned by ``R_crop``,
 and they project with ``K_crop`` onto the crop's 2D points, exactly.
+
+A hand box (x0, y0, x1, y1), given by a caller or found by the detector, becomes the crop by
+:func:`crop_for`: checked by :func:`check_box`, widened by ``BOX_MARGIN`` (given) or
+``DETECTION_MARGIN`` (detected); no box means the whole image.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -64,6 +69,44 @@ def hand_box(joints2d: np.ndarray, valid: np.ndarray | None = None, margin: floa
     side = max(float((hi - lo).max()) * margin, min_side)
     c = (lo + hi) / 2
     return CropBox(float(c[0]), float(c[1]), side)
+
+
+BOX_MARGIN = 1.3  # a given hand box is widened like the training crops around the joints
+# The detector's boxes cover the whole hand, about WHOLE_HAND_WIDEN (1.2, mobrecon.detect.real_eval)
+# times the box of its keypoints, which the training crops widen by 1.3: so a detected box is
+# widened by 1.3 / 1.2.
+DETECTION_MARGIN = BOX_MARGIN / 1.2
+MAX_BOX_SCALE = 10.0  # a hand box may be at most this many times the image's longer side
+
+
+def check_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
+    """Validate an (x0, y0, x1, y1) box against an image of ``width`` x ``height``: finite,
+    positive size, overlapping the image, at most ``MAX_BOX_SCALE`` times the image's longer side."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be four numbers x0,y0,x1,y1, got {box!r}") from None
+    if not all(np.isfinite([x0, y0, x1, y1])):
+        raise ValueError(f"box {box!r} has non-finite values")
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has zero or negative size")
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {width}x{height} image")
+    if max(x1 - x0, y1 - y0) > MAX_BOX_SCALE * max(width, height):
+        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is more than {MAX_BOX_SCALE:g} times the "
+                         f"{width}x{height} image; give the hand's box in pixels of this image")
+    return x0, y0, x1, y1
+
+
+def crop_for(width: int, height: int, box=None, margin: float = BOX_MARGIN) -> tuple[CropBox, np.ndarray]:
+    """(the square crop, the (4,) box used) for a hand ``box`` in a ``width`` x ``height``
+    image: the checked box widened by ``margin`` (a given box: ``BOX_MARGIN``; a detected one:
+    ``DETECTION_MARGIN``), or with no box the whole image."""
+    if box is None:
+        crop = full_image_crop(width, height)
+        return crop, np.array([0.0, 0.0, width - 1.0, height - 1.0])
+    x0, y0, x1, y1 = check_box(box, width, height)
+    return CropBox.from_corners(x0, y0, x1, y1, margin=margin), np.array([x0, y0, x1, y1])
 
 
 def crop_matrix(box: CropBox, out_size: int) -> np.ndarray:

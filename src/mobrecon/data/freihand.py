@@ -32,6 +32,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mobrecon.data.sample import NUM_JOINTS, make_sample
+from mobrecon.image import read_image
 
 VERSIONS = ("gs", "hom", "sample", "auto")  # order of the versions in training/rgb
 SPLITS = ("training", "evaluation")
@@ -50,13 +51,6 @@ def _load_json(path: Path, shape_tail: tuple[int, ...]) -> np.ndarray:
         return data.reshape((len(data),) + shape_tail)
     except ValueError:
         raise ValueError(f"{path}: expected entries of shape {shape_tail}, got array {data.shape}") from None
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"{path}: missing or unreadable image")
-    return np.ascontiguousarray(img[..., ::-1])
 
 
 class FreiHAND(Dataset):
@@ -145,7 +139,7 @@ class FreiHAND(Dataset):
     def __getitem__(self, i: int) -> dict:
         i = int(i)
         sid, _ = self._locate(i)
-        image = _read_rgb(self.image_path(i))
+        image = read_image(self.image_path(i))
         mpath = self.mask_path(i)
         mask = self._read_mask(mpath) if mpath is not None else None
         vertices = self.verts[sid] if self.verts is not None else None

@@ -25,12 +25,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from mobrecon.data.sample import NUM_JOINTS, make_sample
+from mobrecon.hand.base import HandModel
+from mobrecon.hand.mano import MANO, ManoUnpickler, UnsafePickleError
+from mobrecon.image import read_image
 
 SPLITS = ("train", "evaluation")
 
@@ -42,8 +44,6 @@ GL_TO_CV = np.array([1.0, -1.0, -1.0], np.float32)  # diag(1, -1, -1), applied p
 
 def _load_pickle(path: Path) -> dict:
     """Unpickle a meta file allowing only numpy / builtin objects (pickles can run code)."""
-    from mobrecon.hand.mano import ManoUnpickler, UnsafePickleError
-
     if not path.is_file():
         raise FileNotFoundError(f"{path}: HO-3D meta file missing")
     with open(path, "rb") as fh:
@@ -67,9 +67,6 @@ def _array(meta: dict, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
 
 def _build_mano(mano):
     """A MANO model whose zero finger pose is the flat hand (as HO-3D's parameters assume)."""
-    from mobrecon.hand.base import HandModel
-    from mobrecon.hand.mano import MANO
-
     if isinstance(mano, (str, os.PathLike)):
         return MANO(mano, flat_hand_mean=True)
     if isinstance(mano, MANO):
@@ -172,10 +169,7 @@ class HO3D(Dataset):
         if K is None:
             raise ValueError(f"{self.dir / seq / 'meta' / (fid + '.pkl')}: no camMat (3, 3)")
         path = self.image_path(i)
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"{path}: missing or unreadable image")
-        image = np.ascontiguousarray(img[..., ::-1])
+        image = read_image(path)
         frame = int(fid) if fid.isdigit() else -1
         common = dict(image=image, K=K, vertices=self._vertices(meta), dataset="ho3d", index=i,
                       sequence=seq, frame=frame)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from mobrecon.data.mediapipe_hands import BOX_WIDEN, convert_hands, empty_hands, inside_set_boxes, largest, select
 from mobrecon.data.teacher_labels import (STATUS_LABELLED, STATUS_UNREADABLE, ImageRecord, TeacherLabels, assemble,
@@ -124,8 +125,6 @@ def label_images(files: Sequence[Path], root: Path, out: Path, teacher, boxes_of
     ``hands``, ``left``, ``right``, ``dropped`` (by the keep rules, this run), ``new``, ``reused``,
     ``seconds``, ``images_with_two_hands``, ``mean_score``.
     """
-    from tqdm import tqdm
-
     out, root = Path(out), Path(root).resolve()
     say = report or (lambda line: tqdm.write(line, file=sys.stderr))
     t0 = time.perf_counter()

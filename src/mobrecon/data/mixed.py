@@ -33,6 +33,13 @@ from typing import Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.freihand import FreiHAND
+from mobrecon.data.ho3d import HO3D
+from mobrecon.data.pseudo_labelled import PseudoLabelledSet
+from mobrecon.data.real_photos import READERS, detect_real_set
+from mobrecon.data.rhd import RHD
+from mobrecon.data.synth import SynthSet
+
 # kind -> (training split, evaluation split, {split: marker file relative to the root})
 _LAYOUTS = {
     "freihand": ("training", "evaluation", {"training": "training_K.json", "evaluation": "evaluation_K.json"}),
@@ -141,21 +148,15 @@ def _describe(d) -> str:
 
 def _reader(kind: str):
     if kind == "freihand":
-        from mobrecon.data.freihand import FreiHAND
         return FreiHAND
     if kind == "rhd":
-        from mobrecon.data.rhd import RHD
         return RHD
     if kind == "ho3d":
-        from mobrecon.data.ho3d import HO3D
         return HO3D
     if kind in ("closeups", "signers", "hagrid"):
-        from mobrecon.data.real_photos import READERS
         return READERS[kind]
     if kind == "pseudo":
-        from mobrecon.data.pseudo_labelled import PseudoLabelledSet
         return PseudoLabelledSet
-    from mobrecon.data.synth import SynthSet
     return SynthSet
 
 
@@ -169,8 +170,6 @@ def detect_kind(root: str | Path) -> str:
             return kind
     if any(root.glob("shard_*/annotations.npz")):
         return "synth"
-    from mobrecon.data.real_photos import detect_real_set
-
     real = detect_real_set(root)
     if real is not None:
         return real

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
 from mobrecon.data.pseudo_mesh import FITS_FORMAT, pseudo_mesh_sample
 from mobrecon.data.real_photos import READERS, detect_real_set
+from mobrecon.image import read_image
 from mobrecon.io_utils import read_npz
 
 
@@ -84,10 +84,7 @@ class PseudoLabelledSet(Dataset):
     def __getitem__(self, i: int) -> dict:
         j = int(self.hands[int(i)])
         path = self.root / str(self.fits["files"][self.fits["image"][j]])
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"{path}: not a readable image")
-        sample = pseudo_mesh_sample(self.fits, j, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dataset=self.kind)
+        sample = pseudo_mesh_sample(self.fits, j, read_image(path), dataset=self.kind)
         sample["index"] = int(i)
         sample["has_vertices"] = sample["has_joints3d"] = np.float32(self.weight[j])
         return sample

@@ -25,7 +25,7 @@ joints by a similarity. ``confidence = exp(-(residual_2d / 0.05)^2 / 2 - (residu
 ``residual_3d <= 15`` mm (``FitConfig.drop_2d``, ``drop_3d_mm``).
 
 This module needs the intrinsics from its caller (``mobrecon fit`` uses
-:func:`mobrecon.infer.root.default_intrinsics` of each image's size, as the predictor does).
+:func:`mobrecon.data.root.default_intrinsics` of each image's size, as the predictor does).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from mobrecon.data.sample import make_sample
 from mobrecon.hand.lbs import axis_angle_to_matrix, matrix_to_axis_angle, rigid_transforms
+from mobrecon.hand.poses import random_angles
 from mobrecon.hand.skeleton import ARTICULATED
 from mobrecon.io_utils import read_npz
 
@@ -388,8 +390,6 @@ def synthetic_labels(hand, n: int, seed: int = 0, size: tuple[int, int] = (640, 
     0.8-1.2 and moved, plus Gaussian noise ``noise_3d`` metres; ``K`` (n, 3, 3); ``size``
     (n, 2); and the truth: ``joints3d`` (n, 21, 3), ``vertices`` (n, V, 3), ``pose``, ``shape``.
     """
-    from mobrecon.hand.poses import random_angles
-
     rng = np.random.default_rng(seed)
     w, h = size
     f = focal or 0.5 * max(w, h) / np.tan(np.radians(25.0))
@@ -486,8 +486,6 @@ def pseudo_mesh_sample(fits: dict, i: int, image: np.ndarray, dataset: str = "re
     from its photo (H, W, 3) uint8 RGB as read from disk (mirrored here when the hand is a left
     one). ``joints2d`` are the teacher's keypoints; ``joints3d`` / ``vertices`` the fit's; the
     fit's ``confidence[i]`` is for the caller to weigh the 3D losses by."""
-    from mobrecon.data.sample import make_sample
-
     image = np.asarray(image)
     if fits["mirrored"][i]:
         image = image[:, ::-1]

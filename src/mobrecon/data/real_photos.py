@@ -47,13 +47,13 @@ import re
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 from torch.utils.data import Dataset
 
 from mobrecon.data.mediapipe_hands import empty_hands
 from mobrecon.data.teacher_labels import STATUS_LABELLED, TeacherLabels, load_labels
+from mobrecon.image import decode_image
 from mobrecon.io_utils import atomic_write_text
 
 SPLIT_DIR = Path(__file__).resolve().parent / "splits"
@@ -168,10 +168,7 @@ class RealPhotoSet(Dataset):
         row = self._rows.get(i)
         if row is not None and sha1_of_bytes(data) != str(self.labels.arrays["sha1"][row]):
             raise ValueError(f"{path}: the image differs from the one the labels file was made from (sha1 mismatch)")
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if img is None:
-            raise ValueError(f"{path}: unreadable image")
-        return np.ascontiguousarray(img[..., ::-1])
+        return decode_image(data, path)
 
     def _teacher(self, i: int) -> tuple[bool, dict]:
         row = self._rows.get(i)

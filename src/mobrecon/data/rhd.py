@@ -30,6 +30,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mobrecon.data.sample import NUM_JOINTS, make_sample, mirror
+from mobrecon.hand.mano import ManoUnpickler, UnsafePickleError
+from mobrecon.image import read_image
 
 SPLITS = ("training", "evaluation")
 HANDS = ("auto", "left", "right")
@@ -43,8 +45,6 @@ RIGHT_LABELS = (18, 33)
 
 def _load_pickle(path: Path):
     """Unpickle an annotation file allowing only numpy / builtin objects (pickles can run code)."""
-    from mobrecon.hand.mano import ManoUnpickler, UnsafePickleError
-
     if not path.is_file():
         raise FileNotFoundError(f"{path}: RHD annotation file missing")
     with open(path, "rb") as fh:
@@ -52,13 +52,6 @@ def _load_pickle(path: Path):
             return ManoUnpickler(fh, encoding="latin1").load()
         except UnsafePickleError as e:
             raise ValueError(f"{path}: {e}") from None
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"{path}: missing or unreadable image")
-    return np.ascontiguousarray(img[..., ::-1])
 
 
 class RHD(Dataset):
@@ -147,7 +140,7 @@ class RHD(Dataset):
     def __getitem__(self, i: int) -> dict:
         i = int(i)
         row = self._row(i)
-        image = _read_rgb(self.path(i))
+        image = read_image(self.path(i))
         labels = self._labels(i)
         side = self.side(i, labels)
         off = 0 if side == "left" else 21

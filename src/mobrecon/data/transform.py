@@ -18,6 +18,7 @@ import numpy as np
 
 from mobrecon.data.crop import (CropBox, apply_affine, crop_image, crop_intrinsics, crop_matrix, crop_rotation,
                                 full_image_crop, hand_box, to_tensor_image)
+from mobrecon.photometric import augment_photometric
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ def view_of(sample: dict, box: CropBox, size: int, photometric_rng: np.random.Ge
     R = crop_rotation(box)
     crop = crop_image(sample["image"], box, size)
     if photometric_rng is not None:
-        from mobrecon.synth.appearance import augment_photometric
-
         crop = augment_photometric(photometric_rng, crop)
     j2 = apply_affine(M, sample["joints2d"]).astype(np.float32)
     inside = ((j2 >= -0.5) & (j2 <= size - 0.5)).all(1)

@@ -29,9 +29,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
+from mobrecon.hand.load import load_hand
+from mobrecon.hand.regions import skin_regions
 from mobrecon.io_utils import atomic_path, atomic_save_npz
+from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
+from mobrecon.synth.appearance import draw_occluders, make_background, sample_light, skin_tone, vertex_colors
+from mobrecon.synth.generator import build_set
+from mobrecon.synth.pose_space import random_pose_angles, uniform_poses
+from mobrecon.synth.viewpoints import view_camera
+from mobrecon.viz.render import MeshRenderer
 
 MAX_HANDS = 2
 
@@ -122,8 +131,6 @@ def forearm(vertices: np.ndarray, loop: np.ndarray, rng: np.random.Generator) ->
 def _skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """1-3 skin-coloured distractors (shaded ellipses and lumpy blobs, face- or arm-like) drawn
     onto a copy of (H, W, 3) uint8 ``img``."""
-    from mobrecon.synth.appearance import skin_tone
-
     h, w = img.shape[:2]
     out = img.astype(np.float32)
     for _ in range(int(rng.integers(1, 4))):
@@ -162,12 +169,6 @@ class CompositeWorker:
     :meth:`render_shard` writes one shard. :meth:`compose` makes one image in memory."""
 
     def __init__(self, cfg: CompositeConfig, root: Path | None = None):
-        import torch
-
-        from mobrecon.hand.load import load_hand
-        from mobrecon.synth.pose_space import uniform_poses
-        from mobrecon.viz.render import MeshRenderer
-
         torch.set_num_threads(1)
         self.cfg = cfg
         self.root = Path(root) if root is not None else None
@@ -183,10 +184,6 @@ class CompositeWorker:
     def hands(self, n: int, seed: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n posed hands in their own frame: vertices (n, 778, 3), joints (n, 21, 3), metres.
         Half the poses come from the paper's uniform table, half uniform inside the joint limits."""
-        import torch
-
-        from mobrecon.synth.pose_space import random_pose_angles
-
         if n == 0:
             return np.zeros((0, len(self.hand.v_template), 3)), np.zeros((0, 21, 3))
         angles = self.uniform.angles[torch.as_tensor(rng.integers(0, len(self.uniform.t), n))].clone()
@@ -202,12 +199,8 @@ class CompositeWorker:
         """One composite image from ``rng`` and the hands to place, vertices (n, V, 3) and
         joints (n, 21, 3) in the hand frame. Returns ``image`` (S, S, 3) uint8, ``boxes``
         (m, 4) float32 and ``left`` (m,) bool (m <= n: hands that ended up outside are dropped)."""
-        from mobrecon.hand.regions import skin_regions
-        from mobrecon.synth import appearance as app
-        from mobrecon.synth.viewpoints import view_camera
-
         cfg, S = self.cfg, self.cfg.size
-        canvas, _ = app.make_background(rng, S)
+        canvas, _ = make_background(rng, S)
         if rng.random() < cfg.distractor_prob:
             canvas = _skin_blobs(rng, canvas)
         boxes: list[list[float]] = []
@@ -253,8 +246,8 @@ class CompositeWorker:
                 regions = regions.take(np.concatenate([np.arange(len(vc)), self.loop, self.loop]))
                 keep = v_all[:, 2] > 0.01  # drop arm faces reaching behind the camera
                 f_all = f_all[keep[f_all].all(1)]
-            light = app.sample_light(rng)
-            skin = app.vertex_colors(rng, v_all, app.skin_tone(rng), regions)
+            light = sample_light(rng)
+            skin = vertex_colors(rng, v_all, skin_tone(rng), regions)
             colors = np.clip(skin * np.asarray(light["color"]), 0, 1)
             if left:
                 canvas = np.ascontiguousarray(canvas[:, ::-1])
@@ -268,7 +261,7 @@ class CompositeWorker:
             boxes.append([float(v) for v in clipped])
             lefts.append(left)
         if rng.random() < cfg.occluder_prob:
-            canvas, occ = app.draw_occluders(rng, canvas, n=1)
+            canvas, occ = draw_occluders(rng, canvas, n=1)
             kept = []  # a hand mostly hidden behind the occluder is no longer a target
             for i, b in enumerate(boxes):
                 x0, y0, x1, y1 = (int(round(v)) for v in (max(b[0], 0), max(b[1], 0), b[2] + 1, b[3] + 1))
@@ -276,7 +269,7 @@ class CompositeWorker:
                     kept.append(i)
             boxes, lefts = [boxes[i] for i in kept], [lefts[i] for i in kept]
         if cfg.photometric:
-            canvas = app.augment_photometric(rng, canvas)
+            canvas = augment_photometric(rng, canvas)
         return {"image": canvas, "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
                 "left": np.asarray(lefts, bool)}
 
@@ -345,6 +338,4 @@ def summarize(root: str | Path, cfg: CompositeConfig) -> dict:
 def generate_composites(root: str | Path, cfg: CompositeConfig, workers: int = 1, progress: bool = True) -> dict:
     """Generate (or finish: complete shards are skipped) the composite set in ``root``; refuses
     a ``root`` made with other settings. Returns the summary also written to summary.json."""
-    from mobrecon.synth.generator import build_set
-
     return build_set(root, cfg, composite_worker, summarize, workers, progress, desc="composites")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mobrecon.detect.ap import box_iou
 from mobrecon.detect.centernet import STRIDE
 from mobrecon.detect.targets import cells_to_pixels
 
@@ -47,8 +48,6 @@ def peaks(heat, k: int = 20) -> tuple[np.ndarray, ...]:
 def suppress(dets: np.ndarray, iou: float) -> np.ndarray:
     """Greedy box suppression: (n, >=5) rows sorted best first -> the rows overlapping no
     better kept row by more than ``iou``."""
-    from mobrecon.detect.ap import box_iou
-
     keep: list[int] = []
     m = box_iou(dets[:, :4], dets[:, :4])
     for i in range(len(dets)):

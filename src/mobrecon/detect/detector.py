@@ -25,6 +25,7 @@ from mobrecon.data.crop import to_tensor_image
 from mobrecon.detect.centernet import CLASS_NAMES, CenterNet
 from mobrecon.detect.decode import decode
 from mobrecon.detect.weights import load_detector_model, shipped_detector
+from mobrecon.image import read_image
 
 DEFAULT_THRESHOLD = 0.2  # chosen on a validation composite set (seed 2): precision 0.65, recall 0.48 (0.3: 0.89, 0.18)
 PAD_VALUE = 127
@@ -145,8 +146,6 @@ class HandDetector:
 
     def prepare(self, image) -> tuple[np.ndarray, Letterbox]:
         """An image (path, array or PIL) -> ((3, S, S) float32 network input, its letterbox)."""
-        from mobrecon.infer.predictor import read_image
-
         rgb = read_image(image)
         boxed, lb = letterbox(rgb, self.input_size)
         return to_tensor_image(boxed), lb

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from mobrecon.detect.ap import average_precision, box_iou
 
@@ -17,8 +18,6 @@ def evaluate_detector(detector, dataset, count: int | None = None, threshold: fl
     to ``threshold`` enter the AP (the precision-recall curve needs the low scores);
     ``precision`` / ``recall`` are also reported at the detector's own threshold. ``device``
     ('auto', 'cpu', 'cuda'): where to run the network (None: where it already is)."""
-    from tqdm import tqdm
-
     if device is not None:
         detector.to(device)
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobrecon.data.crop import CropBox, crop_image, to_tensor_image
+from mobrecon.data.crop import CropBox, crop_for, crop_image, to_tensor_image
 from mobrecon.models.weights import read_blob, write_weights
 
 FORMAT = "mobrecon-handedness-2"
@@ -187,8 +187,6 @@ class HandednessClassifier:
     def classify(self, rgb: np.ndarray, box: Sequence[float] | None = None) -> tuple[str, float]:
         """The hand in the (x0, y0, x1, y1) ``box`` of ``rgb`` (None: the whole image is the
         crop, for a close-up) -> ('left' | 'right', P(left)); the crop is the predictor's."""
-        from mobrecon.infer.predictor import crop_for
-
         h, w = rgb.shape[:2]
         p = float(self.prob_left(rgb, [crop_for(w, h, box)[0]])[0])
         return ("left" if p >= 0.5 else "right"), p

@@ -27,9 +27,9 @@ from typing import Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
-from mobrecon.data.crop import CropBox, crop_image, hand_box, to_tensor_image
+from mobrecon.data.crop import BOX_MARGIN, CropBox, crop_image, hand_box, to_tensor_image
 from mobrecon.detect.dataset import composite_roots
-from mobrecon.infer.predictor import BOX_MARGIN
+from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
 
 
@@ -92,8 +92,6 @@ class HandCrops(Dataset):
             flip = rng.random() < 0.5
         crop = crop_image(self.image(k), box, self.size)
         if rng is not None and rng.random() < 0.8:
-            from mobrecon.synth.appearance import augment_photometric
-
             crop = augment_photometric(rng, crop)
         if flip:
             crop = crop[:, ::-1]
@@ -148,8 +146,6 @@ class RealHandCrops(Dataset):
         rot = rng.uniform(-math.pi, math.pi) if rng.random() < 0.2 else rng.uniform(-0.8, 0.8)
         crop = crop_image(h["image"], CropBox(base.cx + dx, base.cy + dy, side, rot), self.size)
         if rng.random() < 0.8:
-            from mobrecon.synth.appearance import augment_photometric
-
             crop = augment_photometric(rng, crop)
         flip = rng.random() < 0.5
         if flip:

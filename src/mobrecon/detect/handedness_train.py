@@ -24,11 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
-from mobrecon.detect.handedness import (HandednessClassifier, HandednessHead, encoder_features,
-                                        encoder_fingerprint, save_head)
+from mobrecon.detect.handedness import (HandednessClassifier, HandednessHead, encoder_features, encoder_fingerprint,
+                                        save_head)
 from mobrecon.detect.handedness_data import HandCrops
 from mobrecon.io_utils import atomic_save_npz, atomic_write_text
+from mobrecon.models.weights import resolve_model
 
 
 @dataclass
@@ -88,8 +90,6 @@ def evaluate_handedness(classifier: HandednessClassifier, data, progress: bool =
     augmentation) in its plain window, as stored and mirrored: ``accuracy`` over both,
     ``accuracy_stored`` / ``accuracy_mirrored``, ``log_loss`` (nats), ``hands``. (The head is
     antisymmetric, so a hand and its mirror image are right or wrong together.)"""
-    from tqdm import tqdm
-
     crops = data if isinstance(data, HandCrops) else HandCrops(data, size=classifier.input_size)
     if crops.augment:
         raise ValueError("score on a set without augmentation")
@@ -113,10 +113,6 @@ def train_handedness(cfg: HandednessTrainConfig, out: str | Path, progress: bool
     """Extract features (resuming from the parts in ``out``), fit the head, score it on ``val``
     and write ``out/handedness.pt``; returns a status dict (``model``, ``crops``, ``seconds``,
     ``train_accuracy``, ``val``)."""
-    from tqdm import tqdm
-
-    from mobrecon.infer.resolve import resolve_model
-
     cfg.check()
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))

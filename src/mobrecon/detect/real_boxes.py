@@ -28,6 +28,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mobrecon.data.crop import to_tensor_image
+from mobrecon.data.real_photos import CloseUps, SignerFrames
 from mobrecon.detect.dataset import CompositeDataset, augment
 from mobrecon.detect.detector import letterbox
 from mobrecon.detect.real_eval import whole_hand_box
@@ -151,8 +152,6 @@ def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, s
     split, never HaGRID) from ``realdata`` with the teacher's ``labels`` folder
     (``signers.npz``, ``closeups.npz``); ``signer_boxes`` as :func:`signer_entries`'s ``boxes``;
     returns counts per source."""
-    from mobrecon.data.real_photos import CloseUps, SignerFrames
-
     realdata, labels = Path(realdata), Path(labels)
     for name in ("signers.npz", "closeups.npz"):
         if not (labels / name).is_file():

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 from mobrecon.data.crop import CropBox, hand_box
 from mobrecon.detect.ap import average_precision, box_iou
@@ -44,8 +45,6 @@ def signer_ap(detector, signers, threshold: float = 0.01, iou: float = 0.5, prog
     precision / recall at the detector's default threshold."""
     if boxes not in ("teacher", "set"):
         raise ValueError(f"boxes={boxes!r}: expected 'teacher' or 'set'")
-    from tqdm import tqdm
-
     dets, gts = [], []
     for i in tqdm(range(len(signers)), disable=not progress, unit="img", desc="signers"):
         it = signers[i]
@@ -68,8 +67,6 @@ def closeup_scores(detector, closeups, crop_margin: float, handedness=None, prog
     ``detector_hand``: share where the detector's class is the teacher's hand (of photos with a
     box); ``head_hand``: share where ``handedness`` (a HandednessClassifier, optional) on the
     predictor's crop agrees, and ``head_hand_teacher_crop`` on the teacher's own crop."""
-    from tqdm import tqdm
-
     box_ious, crop_ious, det_ok, head_ok, head_t_ok = [], [], [], [], []
     for j in tqdm(range(closeups.num_hands), disable=not progress, unit="hand", desc="close-ups"):
         s = closeups.hand_sample(j)

@@ -38,9 +38,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+import yaml
 from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
 
 from mobrecon.detect.centernet import CenterNet, CenterNetConfig
 from mobrecon.detect.dataset import CompositeDataset
@@ -82,8 +85,6 @@ class DetectorTrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "DetectorTrainConfig":
-        import yaml
-
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such config file")
@@ -180,8 +181,6 @@ def _initial_model(cfg: DetectorTrainConfig) -> CenterNet:
 
 
 def _worker_init(_worker_id: int) -> None:
-    import cv2
-
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
 
@@ -193,8 +192,6 @@ def _collate(items: list[dict]) -> dict:
 def train_detector(cfg: DetectorTrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train (or with ``resume`` continue) a detector run in ``out``; returns a status dict
     (``status`` 'done' / 'paused' / 'interrupted', ``step``, ``checkpoint``, ``model``)."""
-    from tqdm import tqdm
-
     cfg.check()
     out = Path(out)
     ck_path = out / "last.pt"

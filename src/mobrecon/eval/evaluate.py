@@ -4,7 +4,7 @@ Each sample is cropped by the one crop of :class:`~mobrecon.data.transform.EvalT
 hand's 2D joints with the 1.3 margin, no rotation; a given per-sample box where the set has
 no 2D joints), the network predicts 2D joints (mapped back to image pixels) and the
 root-relative mesh, and the mesh is placed in camera space by root recovery from the predicted
-2D joints and the sample's K (:mod:`mobrecon.infer.root`). Metrics:
+2D joints and the sample's K (:mod:`mobrecon.data.root`). Metrics:
 :class:`~mobrecon.eval.metrics.MetricAccumulator`.
 """
 
@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm import tqdm
 
+from mobrecon.data.root import uncrop_hand
 from mobrecon.data.transform import EvalTransform
 from mobrecon.eval.metrics import MetricAccumulator
-from mobrecon.infer.root import uncrop_hand
 
 
 class _Cropped(Dataset):
@@ -46,8 +47,6 @@ def predict_batches(model, dataset: Dataset, batch_size: int = 32, workers: int 
     device = next(model.parameters()).device
     loader = DataLoader(_Cropped(dataset, EvalTransform(size, crop=crop)), batch_size=batch_size, num_workers=workers)
     if progress:
-        from tqdm import tqdm
-
         loader = tqdm(loader, unit="batch", desc="eval")
     for batch in loader:
         out = model(batch["image"].to(device))

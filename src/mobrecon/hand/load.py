@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from importlib import resources
 from pathlib import Path
 
 from mobrecon.hand.base import HandModel
+from mobrecon.hand.mano import MANO
+from mobrecon.hand.openhand import OpenHand
+from mobrecon.mesh.hierarchy import cache_path, load_or_build
 
 
 def load_hand(name_or_path: str | os.PathLike = "openhand") -> HandModel:
     """``"openhand"`` (built in), an OpenHand ``.npz`` asset, or a user's ``MANO_RIGHT.pkl``."""
     s = str(name_or_path)
     if s == "openhand":
-        from mobrecon.hand.openhand import OpenHand
-
         return OpenHand()
     path = Path(s)
     if not path.is_file():
         raise FileNotFoundError(f"hand model {s!r}: not 'openhand' and no such file")
     if path.suffix == ".pkl":
-        from mobrecon.hand.mano import MANO
-
         return MANO(path)
     if path.suffix == ".npz":
-        from mobrecon.hand.openhand import OpenHand
-
         return OpenHand(path)
     raise ValueError(f"hand model {s!r}: expected 'openhand', a .npz OpenHand asset or a MANO .pkl")
 
@@ -42,8 +40,6 @@ def hand_hierarchy(hand: HandModel, **kw):
     The built-in hand's hierarchy ships in the package; any other template's is computed once
     and cached under :func:`cache_dir`, keyed by the template's hash.
     """
-    from mobrecon.mesh.hierarchy import cache_path, load_or_build
-
     verts = hand.v_template.detach().cpu().numpy()
     faces = hand.faces.cpu().numpy()
     shipped = shipped_dir()
@@ -56,16 +52,11 @@ def shipped_dir() -> Path:
 
 
 def main(argv=None):
-    import argparse
-
     p = argparse.ArgumentParser(description="Maintenance of the built-in hand's shipped files.")
     p.add_argument("--write-shipped-hierarchy", action="store_true",
                    help="(re)compute the built-in hand's mesh hierarchy into the package's assets")
     args = p.parse_args(argv)
     if args.write_shipped_hierarchy:
-        from mobrecon.hand.openhand import OpenHand
-        from mobrecon.mesh.hierarchy import cache_path, load_or_build
-
         hand = OpenHand()
         verts, faces = hand.v_template.numpy(), hand.faces.numpy()
         for old in shipped_dir().glob("mesh_hierarchy_*.npz"):

@@ -28,6 +28,7 @@ key                 shape        meaning
 from __future__ import annotations
 
 import builtins
+import codecs
 import copyreg
 import importlib
 import os
@@ -35,6 +36,7 @@ import pickle
 from typing import Any
 
 import numpy as np
+import numpy.dtypes
 import scipy.sparse
 import torch
 
@@ -232,8 +234,6 @@ class ManoUnpickler(pickle.Unpickler):
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
         if module == "numpy.dtypes" and name.endswith("DType"):
-            import numpy.dtypes
-
             cls = getattr(numpy.dtypes, name, None)
             if isinstance(cls, type) and issubclass(cls, np.dtype):
                 return cls
@@ -246,8 +246,6 @@ class ManoUnpickler(pickle.Unpickler):
         if module in ("__builtin__", "builtins") and name in _SAFE_BUILTINS:
             return getattr(builtins, name)
         if module == "_codecs" and name == "encode":  # how protocol-2 pickles spell bytes
-            import codecs
-
             return codecs.encode
         raise UnsafePickleError(
             f"refusing to load global '{module}.{name}' from the MANO pickle (not a numpy/scipy.sparse/chumpy "

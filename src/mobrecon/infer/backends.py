@@ -20,7 +20,7 @@ import torch
 from mobrecon.extras import require
 from mobrecon.infer.export import OUTPUTS, export_onnx, quantize_int8
 from mobrecon.infer.ort_session import input_size, is_quantized, open_session
-from mobrecon.infer.resolve import resolve_model
+from mobrecon.models.weights import resolve_model
 from mobrecon.timing import p90, time_calls
 
 __all__ = ["BACKENDS", "OrtRunner", "TorchRunner", "bench_runner", "make_runner"]

@@ -47,10 +47,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from mobrecon.data.calibration import calibration_crops
+from mobrecon.data.crop import to_tensor_image
 from mobrecon.extras import require
-from mobrecon.io_utils import atomic_path
 from mobrecon.infer.ort_session import input_size, is_quantized, open_session
-from mobrecon.infer.resolve import resolve_model
+from mobrecon.io_utils import atomic_path
+from mobrecon.models.weights import resolve_model
 
 __all__ = ["OUTPUTS", "OnnxOutputs", "check_onnx", "export_model", "export_onnx", "int8_differences",
            "quantize_int8"]
@@ -281,7 +283,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
 
     calib_images: a list of (H, W, 3) uint8 crops, a folder of images, a ``mobrecon synth``
     folder, or None for synthetic crops rendered now (see
-    :func:`mobrecon.infer.calibration.calibration_crops`). The first ``n`` crops calibrate the
+    :func:`mobrecon.data.calibration.calibration_crops`). The first ``n`` crops calibrate the
     activation ranges (MinMax); up to ``n_eval`` further crops are held out to compare int8 with
     fp32 (with none left over, the calibration crops are used and ``evaluated_on`` says so).
     op_types: node types to quantise (None: all that ONNX Runtime can); activations: 'uint8'
@@ -294,9 +296,6 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
     quantization = require("onnxruntime.quantization", "int8 quantisation")
     CalibrationMethod, QuantFormat = quantization.CalibrationMethod, quantization.QuantFormat
     QuantType, quantize_static = quantization.QuantType, quantization.quantize_static
-
-    from mobrecon.data.crop import to_tensor_image
-    from mobrecon.infer.calibration import calibration_crops
 
     if int(n) < 1 or int(n_eval) < 0:
         raise ValueError(f"n must be >= 1 and n_eval >= 0, got n={n}, n_eval={n_eval}")

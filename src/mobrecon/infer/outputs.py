@@ -21,7 +21,8 @@ import numpy as np
 from mobrecon.infer.predictor import HandResult
 from mobrecon.io_utils import write_file_set
 from mobrecon.mesh.io import write_mesh
-from mobrecon.synth.preview import draw_joints
+from mobrecon.version import __version__
+from mobrecon.viz.joints import draw_joints
 from mobrecon.viz.render import MeshRenderer, look_at_camera
 
 OVERLAY_ALPHA = 0.7  # the mesh's opacity over the photo
@@ -73,8 +74,6 @@ def render_outputs(out_dir: str | Path, name: str, image: np.ndarray, result: Ha
     temp path it is given}, for :func:`mobrecon.io_utils.write_file_set`. A result with
     non-finite numbers is a ValueError. ``overlays=False``: the mesh and JSON only."""
     from PIL import Image
-
-    from mobrecon import __version__
 
     for key in ("vertices", "joints3d", "joints2d", "root", "K"):
         if not np.isfinite(np.asarray(getattr(result, key), np.float64)).all():

@@ -4,7 +4,7 @@
 crops around the box (or, without one, around the best hand the attached hand detector finds,
 or takes the whole image as the crop when no detector is attached), runs the network, maps the
 2D joints back to image pixels and places the root-relative mesh in camera space by root
-recovery (:mod:`mobrecon.infer.root`) with ``K`` (given, or a typical phone camera's for the
+recovery (:mod:`mobrecon.data.root`) with ``K`` (given, or a typical phone camera's for the
 image size). The crop is the one of training and evaluation (:mod:`mobrecon.data.crop`).
 
 ``predictor.predict_hands(image)`` reconstructs every hand the detector finds
@@ -20,33 +20,32 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence, TypeAlias, overload
+from typing import Any, Iterable, Literal, Sequence, TypeAlias, overload
 
 import numpy as np
+import torch
 
-from mobrecon.data.crop import CropBox, crop_image, crop_matrix, full_image_crop, hand_box, to_tensor_image
-from mobrecon.detect.handedness import encoded_features_np
+from mobrecon.data.crop import (BOX_MARGIN, DETECTION_MARGIN, CropBox, crop_for, crop_image, crop_matrix, hand_box,
+                                to_tensor_image)
+from mobrecon.data.root import default_intrinsics, uncrop_hand
+from mobrecon.detect.detector import HandDetector
+from mobrecon.detect.handedness import (HandednessClassifier, encoded_features_np, encoder_fingerprint, load_head,
+                                        shipped_heads)
+from mobrecon.eval.metrics import accel
 from mobrecon.extras import require
-from mobrecon.infer.backends import TorchRunner
-from mobrecon.infer.root import default_intrinsics, uncrop_hand
+from mobrecon.image import ImageLike, read_image
+from mobrecon.infer.backends import TorchRunner, make_runner
+from mobrecon.infer.ort_detector import OrtHandDetector
+from mobrecon.infer.ort_net import OrtNet
+from mobrecon.infer.threads import inference_threads
+from mobrecon.models.registry import names
+from mobrecon.models.weights import load_model, shipped_weights, weights_file
 
-if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
-
-    from mobrecon.detect.detector import HandDetector
-    from mobrecon.detect.handedness import HandednessClassifier
-
-# What the public API takes (docs/API.md):
-ImageLike: TypeAlias = "str | os.PathLike[str] | np.ndarray | PILImage"  # a file, (H, W, 3) uint8 RGB, or PIL
+# What the public API takes (docs/API.md; images: mobrecon.image.ImageLike):
 BoxLike: TypeAlias = "Sequence[float] | np.ndarray"  # (x0, y0, x1, y1) image pixels
 KLike: TypeAlias = "Sequence[float] | np.ndarray"  # (3, 3), or (fx, fy, cx, cy) pixels
 HandSide: TypeAlias = 'Literal["left", "right"]'
 
-BOX_MARGIN = 1.3  # a given hand box is widened like the training crops around the joints
-# The detector's boxes cover the whole hand, about WHOLE_HAND_WIDEN (1.2) times the box of its
-# keypoints, which the training crops widen by 1.3: so a detected box is widened by 1.3 / 1.2.
-DETECTION_MARGIN = BOX_MARGIN / 1.2
 LOG = logging.getLogger("mobrecon.predictor")
 NO_HAND = "no hand found by the detector"
 
@@ -86,136 +85,8 @@ class HandResult:
                 "num_vertices": int(len(self.vertices)), **self.extra}
 
 
-MAX_IMAGE_SIDE = 20000  # larger photos are refused before they are decoded
-MAX_IMAGE_PIXELS = 160_000_000  # and so are ones with more pixels (480 MB as RGB)
-MAX_BOX_SCALE = 10.0  # a hand box may be at most this many times the image's longer side
 K_FOCAL_RANGE = (0.01, 100.0)  # focal lengths, times the image's longer side (fields of view ~178 to ~0.6 deg)
 K_CENTRE_RANGE = (-1.0, 2.0)  # principal point, in image widths / heights (up to one image outside it)
-
-
-def jpeg_is_complete(data: bytes) -> bool:
-    """Whether JPEG bytes hold their end-of-image marker after the first scan. The marker
-    segments before the scan are walked by their lengths (an embedded thumbnail's marker is
-    skipped); inside entropy-coded data a 0xFF byte is always followed by 0x00 or a restart
-    marker, so the first FF D9 after the scan's start is the end of the image. Data appended
-    after it (e.g. a motion photo's video) is allowed."""
-    i = 2  # after SOI
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return False
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
-            i += 2
-            continue
-        if marker == 0xD9:
-            return False  # ends before any scan
-        length = int.from_bytes(data[i + 2:i + 4], "big")
-        if marker == 0xDA:  # start of scan: the entropy-coded data follows its header
-            return data.find(b"\xff\xd9", i + 2 + length) >= 0
-        i += 2 + length
-    return False
-
-
-def _from_pil(image, name: str = "image") -> np.ndarray:
-    """A PIL image -> (H, W, 3) uint8 RGB, turned upright by its EXIF orientation (as OpenCV
-    does for files); a truncated or corrupt file is a ValueError."""
-    from PIL import ImageOps
-
-    try:
-        image.load()
-        image = ImageOps.exif_transpose(image) or image
-        return np.asarray(image.convert("RGB")).copy()
-    except (OSError, SyntaxError) as e:  # PIL says "image file is truncated" with an OSError
-        raise ValueError(f"{name}: not a complete image ({e})") from None
-
-
-def read_image(image: ImageLike) -> np.ndarray:
-    """A path, an (H, W, 3) uint8 RGB array, or a PIL image -> (H, W, 3) uint8 RGB. Files and
-    PIL images are turned upright by their EXIF orientation; a truncated JPEG (or any file that
-    does not decode completely) and an image over ``MAX_IMAGE_SIDE`` pixels on a side are a
-    ValueError."""
-    if isinstance(image, (str, os.PathLike)):
-        import cv2
-
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such image file")
-        data = path.read_bytes()
-        _check_size(data, path)
-        if data[:2] == b"\xff\xd8" and not jpeg_is_complete(data):
-            raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the image data)")
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if bgr is None:
-            raise ValueError(f"{path}: not an image (could not decode it)")
-        return np.ascontiguousarray(bgr[:, :, ::-1])
-    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL
-        _check_side(*image.size, "image")
-        return _from_pil(image, getattr(image, "filename", "") or "image")
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {arr.dtype} {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"image is empty ({arr.shape})")
-    return arr
-
-
-def _check_side(width: int, height: int, name) -> None:
-    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
-        raise ValueError(f"{name}: {width}x{height} pixels is larger than this reads ({MAX_IMAGE_SIDE} px a side, "
-                         f"{MAX_IMAGE_PIXELS / 1e6:g} megapixels); downscale it first")
-
-
-def _check_size(data: bytes, path: Path) -> None:
-    """Refuse a file whose header says it is too large before decoding it."""
-    import io
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:  # reads the header only
-                w, h = im.size
-    except Image.DecompressionBombError:
-        raise ValueError(f"{path}: larger than this reads ({MAX_IMAGE_PIXELS / 1e6:g} megapixels); "
-                         "downscale it first") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return  # cv2 decides (and says "not an image" if it cannot)
-    _check_side(w, h, path)
-
-
-def check_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
-    """Validate an (x0, y0, x1, y1) box against an image of ``width`` x ``height``: finite,
-    positive size, overlapping the image, at most ``MAX_BOX_SCALE`` times the image's longer side."""
-    try:
-        x0, y0, x1, y1 = (float(v) for v in box)
-    except (TypeError, ValueError):
-        raise ValueError(f"box must be four numbers x0,y0,x1,y1, got {box!r}") from None
-    if not all(np.isfinite([x0, y0, x1, y1])):
-        raise ValueError(f"box {box!r} has non-finite values")
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has zero or negative size")
-    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside the {width}x{height} image")
-    if max(x1 - x0, y1 - y0) > MAX_BOX_SCALE * max(width, height):
-        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is more than {MAX_BOX_SCALE:g} times the "
-                         f"{width}x{height} image; give the hand's box in pixels of this image")
-    return x0, y0, x1, y1
-
-
-def crop_for(width: int, height: int, box=None, margin: float = BOX_MARGIN) -> tuple[CropBox, np.ndarray]:
-    """(the square crop, the (4,) box used) for a hand ``box`` in a ``width`` x ``height``
-    image: the checked box widened by ``margin`` (a given box: ``BOX_MARGIN``; a detected one:
-    ``DETECTION_MARGIN``), or with no box the whole image."""
-    if box is None:
-        crop = full_image_crop(width, height)
-        return crop, np.array([0.0, 0.0, width - 1.0, height - 1.0])
-    x0, y0, x1, y1 = check_box(box, width, height)
-    return CropBox.from_corners(x0, y0, x1, y1, margin=margin), np.array([x0, y0, x1, y1])
 
 
 def check_K(K, width: int, height: int) -> np.ndarray:
@@ -303,8 +174,6 @@ class Predictor:
         self.detector = detector
         self.handedness = handedness
         if net is None:
-            import torch
-
             net = TorchRunner(model) if isinstance(model, torch.nn.Module) else model
         self.net = net  # numpy in, numpy out (see mobrecon.infer.backends / ort_net)
 
@@ -520,8 +389,6 @@ class Predictor:
         ``accel2d_px_s2`` and ``accel3d_mm_s2`` (wrist-relative joints) at ``fps``, and
         ``detector_runs``. ``hand``: 'left' or 'right' for every frame.
         """
-        from mobrecon.eval.metrics import accel
-
         check_hand(hand)
         results: list[HandResult] = []
         detector_runs = 0
@@ -560,16 +427,9 @@ class Predictor:
         return results, report
 
 
-def shipped_weights(name: str) -> Path:
-    """Where the package keeps the trained weights of a registered model."""
-    return Path(__file__).resolve().parents[1] / "weights" / f"{name}.pt"
-
-
 def load_detector(detector="auto"):
     """``"auto"``: the shipped hand detector where the package has its weights, else None;
     None / False: none; a path: that detector file; a HandDetector: itself."""
-    from mobrecon.detect.detector import HandDetector
-
     if detector is None or detector is False:
         return None
     if isinstance(detector, HandDetector):
@@ -584,8 +444,6 @@ def load_handedness(handedness, model):
     fitted on these very encoder weights (matched by fingerprint), else None; None / False:
     none; a path: that head file (a one-line error if it was fitted on another encoder); a
     HandednessClassifier: itself."""
-    from mobrecon.detect.handedness import HandednessClassifier, encoder_fingerprint, load_head, shipped_heads
-
     if handedness is None or handedness is False:
         return None
     if isinstance(handedness, HandednessClassifier):
@@ -621,9 +479,6 @@ def _on_ort(model, det, threads: int | None, backend: str):
     if backend == "onnx":  # asked for by name: a missing package is a one-line MissingExtraError
         require("onnxruntime", "The onnx backend", extra="export")
         require("onnx", "Exporting the network for the onnx backend", extra="export")
-    from mobrecon.infer.ort_detector import OrtHandDetector
-    from mobrecon.infer.ort_net import OrtNet
-
     try:
         return OrtNet(model, threads), (OrtHandDetector.from_detector(det, threads) if det is not None else None)
     except (RuntimeError, ValueError, OSError, ImportError) as e:
@@ -648,19 +503,13 @@ def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",
     'torch': PyTorch eager; 'onnx-int8': an int8 graph quantised now (slow to make, see the
     README: fp32 is the one to use). ``threads``: CPU threads (None: ``$MOBRECON_THREADS``,
     else 2 on ONNX Runtime, without spinning, and 1 for PyTorch; see :mod:`mobrecon.infer.threads`)."""
-    from mobrecon.infer.threads import inference_threads
-    from mobrecon.models import names
-    from mobrecon.models.weights import load_model
-
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
     key = str(name_or_path)
-    path = Path(key)
-    if not path.suffix and key in names():
-        path = shipped_weights(key)
-        if not path.is_file():
-            raise FileNotFoundError(f"{key}: no trained weights are shipped for this model "
-                                    f"(expected {path}); pass a model file or checkpoint instead")
+    path = weights_file(key)
+    if path is None:
+        raise FileNotFoundError(f"{key}: no trained weights are shipped for this model "
+                                f"(expected {shipped_weights(key)}); pass a model file or checkpoint instead")
     model = load_model(path)
     name = key if key in names() else path.stem
     det, hands = load_detector(detector), load_handedness(handedness, model)
@@ -672,8 +521,6 @@ def load(name_or_path: str | os.PathLike[str] = "mobrecon_ghoststack",
             return Predictor(model, faces=faces, input_size=size, name=name, detector=ort_det, handedness=hands,
                              net=net)
     if backend == "onnx-int8":
-        from mobrecon.infer.backends import make_runner
-
         net = make_runner(model, backend=backend, threads=inference_threads(threads))
     else:
         net = TorchRunner(model, inference_threads(threads, "torch"))

@@ -62,5 +62,17 @@ class DSConv(SpiralModule):
 
 
 def dsconv_as_spiralconv(ds: DSConv) -> SpiralConvPP:
-    """The equivalent SpiralConv++ (see :meth:`SpiralConvPP.from_dsconv`)."""
-    return SpiralConvPP.from_dsconv(ds)
+    """The SpiralConv++ computing exactly what ``ds`` computes (a rank-factorised weight).
+
+    W[o, s * C_in + i] = Wp[o, i] * Wd[i, s]; bias = the point-wise bias.
+    """
+    idx = ds.index.reshape(ds.num_vertices, ds.spiral_length)
+    conv = SpiralConvPP(ds.in_ch, ds.out_ch, idx.cpu(), bias=ds.pointwise.bias is not None)
+    with torch.no_grad():
+        wd = ds.depthwise_weight  # (C_in, S)
+        wp = ds.pointwise.weight  # (C_out, C_in)
+        w = wp[:, None, :] * wd.t()[None, :, :]  # (C_out, S, C_in)
+        conv.linear.weight.copy_(w.reshape(ds.out_ch, ds.spiral_length * ds.in_ch))
+        if ds.pointwise.bias is not None:
+            conv.linear.bias.copy_(ds.pointwise.bias)
+    return conv.to(device=wp.device, dtype=wp.dtype)

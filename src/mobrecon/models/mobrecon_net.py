@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mobrecon.hand.load import hand_hierarchy, load_hand
 from mobrecon.models.decoder3d import Decoder3D
 from mobrecon.models.lifting import FCLifting, PoseVertexLifting
 from mobrecon.models.mapreg import HeatmapHead, MapReg, RegressionHead
@@ -60,8 +61,6 @@ class MobRecon(nn.Module):
 
     def __init__(self, cfg: MobReconConfig, hand=None, hierarchy=None):
         super().__init__()
-        from mobrecon.hand.load import hand_hierarchy, load_hand
-
         self.cfg = cfg
         hand = hand if hand is not None else load_hand(cfg.hand)
         hierarchy = hierarchy if hierarchy is not None else hand_hierarchy(hand)

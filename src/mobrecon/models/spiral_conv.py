@@ -11,14 +11,9 @@ plain ``Gather``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 from torch import nn
-
-if TYPE_CHECKING:
-    from .dsconv import DSConv
 
 __all__ = ["SpiralConvPP", "as_index_tensor", "spiral_gather"]
 
@@ -67,23 +62,6 @@ class SpiralConvPP(SpiralModule):
         """x: (B, N, C_in) -> (B, N, C_out)."""
         g = spiral_gather(x, self.index, self.num_vertices, self.spiral_length)  # (B, N, S, C_in)
         return self.linear(g.reshape(x.shape[0], self.num_vertices, self.spiral_length * self.in_ch))
-
-    @classmethod
-    def from_dsconv(cls, ds: "DSConv") -> "SpiralConvPP":
-        """The SpiralConv++ computing exactly what ``ds`` computes (a rank-factorised weight).
-
-        W[o, s * C_in + i] = Wp[o, i] * Wd[i, s]; bias = the point-wise bias.
-        """
-        idx = ds.index.reshape(ds.num_vertices, ds.spiral_length)
-        conv = cls(ds.in_ch, ds.out_ch, idx.cpu(), bias=ds.pointwise.bias is not None)
-        with torch.no_grad():
-            wd = ds.depthwise_weight  # (C_in, S)
-            wp = ds.pointwise.weight  # (C_out, C_in)
-            w = wp[:, None, :] * wd.t()[None, :, :]  # (C_out, S, C_in)
-            conv.linear.weight.copy_(w.reshape(ds.out_ch, ds.spiral_length * ds.in_ch))
-            if ds.pointwise.bias is not None:
-                conv.linear.bias.copy_(ds.pointwise.bias)
-        return conv.to(device=wp.device, dtype=wp.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.in_ch}, {self.out_ch}, vertices={self.num_vertices}, spiral={self.spiral_length}"

@@ -1,10 +1,16 @@
-"""Model files: a trained network's weights with the name and config that rebuild it.
+"""Model files: a trained network's weights with the name and config that rebuild it, and what
+a model name stands for.
 
 A model file (``*.pt``, written by :func:`save_model`) holds ``{"format", "name", "config",
 "state"}`` with the state in float16 by default (half the size; the network computes in
 float32). :func:`load_model` reads it, or the ``model`` entry of a training checkpoint, and
 returns the network in eval mode. Files are read with ``weights_only=True``: loading never runs
 code from the file.
+
+A model is named by a registered name (:mod:`mobrecon.models.registry`), whose trained weights
+the package ships as ``mobrecon/weights/NAME.pt`` (:func:`shipped_weights`), or by a model file
+or checkpoint; :func:`weights_file` says which file a name stands for, :func:`resolve_model`
+returns the network.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import torch
 
 from mobrecon.io_utils import atomic_path
 from mobrecon.models.mobrecon_net import MobRecon, MobReconConfig
+from mobrecon.models.registry import build, names
 
 FORMAT = "mobrecon-model-1"
 
@@ -84,3 +91,48 @@ def load_model(path: str | os.PathLike) -> MobRecon:
             raise ValueError(f"{path}: a stage-1 (2D pose) checkpoint has no mesh decoder to evaluate")
         return model_from_blob({"config": blob["model_config"], "state": blob["model"]}, str(path))
     raise ValueError(f"{path}: not a mobrecon model file or checkpoint")
+
+
+def shipped_weights(name: str) -> Path:
+    """Where the package keeps the trained weights of a registered model."""
+    return Path(__file__).resolve().parents[1] / "weights" / f"{name}.pt"
+
+
+def weights_file(spec: str | os.PathLike) -> Path | None:
+    """The weights file a model ``spec`` stands for: a registered name -> its shipped weights, or
+    None where the package ships none; anything else -> ``spec`` as a path (not checked here)."""
+    text = os.fspath(spec)
+    if text in names():
+        path = shipped_weights(text)
+        return path if path.is_file() else None
+    return Path(text)
+
+
+def resolve_model(spec: MobRecon | str | os.PathLike, seed: int = 0) -> MobRecon:
+    """``spec`` -> a :class:`MobRecon` (eval mode when built or loaded here).
+
+    A MobRecon is returned as is (its train / eval mode untouched). A registered name (``mobrecon_ghoststack``)
+    loads its shipped weights where the package has them, else builds the network with random
+    weights drawn from ``seed`` (the global RNG is left as it was; fine for timing and export
+    checks). Anything else is read as a model file or training checkpoint. Raises
+    FileNotFoundError / ValueError with a one-line message naming ``spec``.
+    """
+    if isinstance(spec, MobRecon):
+        return spec
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ValueError(f"model: expected a MobRecon, a registered name or a model file, got {type(spec).__name__}")
+    text = os.fspath(spec)
+    path = weights_file(text)
+    if path is None:  # a registered name without shipped weights
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            return build(text).eval()
+    if text in names():
+        return load_model(path)
+    if path.suffix.lower() == ".onnx":
+        raise ValueError(f"{path}: an ONNX file runs only on the onnx backends, not as a PyTorch model")
+    if not path.exists():
+        if path.suffix or os.sep in text or "/" in text:
+            raise FileNotFoundError(f"{path}: no such model file")
+        raise ValueError(f"model {text!r}: neither a registered name ({', '.join(names())}) nor a file")
+    return load_model(path)

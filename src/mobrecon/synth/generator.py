@@ -35,10 +35,23 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
+from mobrecon.hand.lbs import matrix_to_axis_angle
+from mobrecon.hand.load import load_hand
+from mobrecon.hand.regions import skin_regions
 from mobrecon.io_utils import atomic_write_text, folder_lock
+from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
-from mobrecon.synth.appearance import BACKGROUND_KINDS
+from mobrecon.synth.appearance import (BACKGROUND_KINDS, draw_occluders, make_background, sample_light, skin_tone,
+                                       vertex_colors)
+from mobrecon.synth.envlight import EnvMaps
+from mobrecon.synth.look_assets import default_cache, load_index
+from mobrecon.synth.photo_backgrounds import PhotoBackgrounds
+from mobrecon.synth.pose_space import N_UNIFORM, random_pose_angles, uniform_poses, varied_angles
+from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, jitter_view, view_camera
+from mobrecon.viz.render import MeshRenderer
 
 MODES = ("uniform", "random")
 LCM_POSE_VIEW = 41040
@@ -98,13 +111,6 @@ class _Worker:
     """Per-process state: the hand, the uniform pose table, the view grid and one renderer."""
 
     def __init__(self, cfg: SynthConfig, root: Path):
-        import torch
-
-        from mobrecon.hand.load import load_hand
-        from mobrecon.synth.pose_space import uniform_poses
-        from mobrecon.synth.viewpoints import hemisphere_viewpoints
-        from mobrecon.viz.render import MeshRenderer
-
         torch.set_num_threads(1)
         self.cfg = cfg
         self.root = Path(root)
@@ -121,10 +127,6 @@ class _Worker:
     # ------------------------------------------------------------------ poses
     def _poses(self, shard: int, idx: np.ndarray, rngs: list[np.random.Generator]):
         """Anatomical angles (n, 15, 3), shape (n, 6) and bookkeeping for the shard's samples."""
-        import torch
-
-        from mobrecon.synth.pose_space import random_pose_angles, varied_angles
-
         cfg, n = self.cfg, len(idx)
         shape = np.stack([r.uniform(-cfg.shape, cfg.shape, 6) for r in rngs]) if cfg.shape > 0 else np.zeros((n, 6))
         if cfg.mode == "uniform":
@@ -156,13 +158,6 @@ class _Worker:
 
     # ---------------------------------------------------------------- render
     def render_shard(self, shard: int) -> int:
-        import torch
-
-        from mobrecon.hand.lbs import matrix_to_axis_angle
-        from mobrecon.hand.regions import skin_regions
-        from mobrecon.synth import appearance as app
-        from mobrecon.synth.viewpoints import intrinsics, jitter_view, view_camera
-
         cfg = self.cfg
         idx = np.asarray(cfg.shard_range(shard), dtype=np.int64)
         rngs = [np.random.default_rng([cfg.seed, int(i)]) for i in idx]
@@ -202,21 +197,21 @@ class _Worker:
             elif self.photos is not None and rng.random() < cfg.photo_bg:
                 bg, kind = self.photos.sample(rng, size)[0], "photo"
             else:
-                bg, kind = app.make_background(rng, size)
-            light = env_summary(env) if env is not None else app.sample_light(rng)  # (old order kept)
-            base = app.skin_tone(rng)
-            colors = np.clip(app.vertex_colors(rng, verts_h[k], base, regions) * np.asarray(light["color"]), 0, 1)
+                bg, kind = make_background(rng, size)
+            light = env_summary(env) if env is not None else sample_light(rng)  # (old order kept)
+            base = skin_tone(rng)
+            colors = np.clip(vertex_colors(rng, verts_h[k], base, regions) * np.asarray(light["color"]), 0, 1)
             res = self.renderer.render(vc, self.faces, K, size, size, color=colors, env=env,
                                        light_dir=light["light_dir"], ambient=light["ambient"], background=bg)
             rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE
             occluded = False
             if rng.random() < cfg.occluder_prob:
-                rgb, occ = app.draw_occluders(rng, rgb)
+                rgb, occ = draw_occluders(rng, rgb)
                 hidden = occ & res.mask
                 label[hidden] = storage.MASK_OCCLUDED
                 occluded = bool(hidden.any())
             if cfg.photometric:
-                rgb = app.augment_photometric(rng, rgb)
+                rgb = augment_photometric(rng, rgb)
             encoded.append(storage.encode_sample(rgb, label, res.depth))
 
             proj = jc @ K.T
@@ -241,10 +236,6 @@ class _Worker:
 def load_look(photo_bg: float, env_light: float, warn=print):
     """``(PhotoBackgrounds | None, EnvMaps | None)`` from the look cache for the given shares;
     None where a share is 0 or the cache has nothing (then one note says so)."""
-    from mobrecon.synth.envlight import EnvMaps
-    from mobrecon.synth.look_assets import default_cache, load_index
-    from mobrecon.synth.photo_backgrounds import PhotoBackgrounds
-
     if photo_bg <= 0 and env_light <= 0:
         return None, None
     index = load_index()
@@ -349,8 +340,6 @@ def run_shards(root: Path, cfg, make_worker, workers: int = 1, progress: bool = 
     can import it) builds a per-process object with ``render_shard(shard) -> samples written``
     and ``close()``. Returns the ``last_run`` record of summary.json.
     """
-    from tqdm import tqdm
-
     todo = [s for s in range(cfg.n_shards) if not storage.is_complete(root, s)]
     done_before = cfg.count - sum(len(cfg.shard_range(s)) for s in todo)
     t0 = time.perf_counter()
@@ -384,9 +373,6 @@ def run_shards(root: Path, cfg, make_worker, workers: int = 1, progress: bool = 
 
 def summarize(root: str | Path, cfg: SynthConfig) -> dict:
     """Counts and pose / view / background histograms over the complete shards."""
-    from mobrecon.synth.pose_space import N_UNIFORM
-    from mobrecon.synth.viewpoints import N_VIEWS
-
     pose_hist = np.zeros(N_UNIFORM, np.int64)
     view_hist = np.zeros(N_VIEWS, np.int64)
     bg_hist = np.zeros(len(LOOK_BACKGROUNDS), np.int64)

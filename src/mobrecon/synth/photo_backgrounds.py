@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mobrecon.image import read_image
+
 __all__ = ["PhotoBackgrounds"]
 
 
@@ -32,11 +34,15 @@ class PhotoBackgrounds:
         if self._images is None:
             self._images = []
             for f in self.files:
-                img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-                if img is None or min(img.shape[:2]) < 32:
+                try:
+                    img = read_image(f)
+                    usable = min(img.shape[:2]) >= 32
+                except (FileNotFoundError, ValueError):
+                    usable = False
+                if not usable:
                     self._warn(f"warning: skipping background photo {f}: missing, unreadable or too small")
                     continue
-                self._images.append(np.ascontiguousarray(img[..., ::-1]))
+                self._images.append(img)
         return self._images
 
     def __len__(self) -> int:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 
 KEY_SOURCES = ("random", "uniform")
 
@@ -253,8 +254,6 @@ def crop_track(rng: np.random.Generator, boxes: np.ndarray, fps: float, fill: fl
     exp(N(0, ``jitter``)), independently per frame. Returns ``(smooth, jittered)``, both
     (F, 3) (cu, cv, side) in the boxes' pixels. Deterministic given ``rng``.
     """
-    from scipy.ndimage import gaussian_filter1d
-
     boxes = np.asarray(boxes, np.float64)
     sigma = smooth_s * fps
     smooth = gaussian_filter1d(boxes, sigma, axis=0, mode="nearest") if sigma > 0.05 else boxes.copy()

@@ -36,9 +36,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from mobrecon.hand.lbs import matrix_to_axis_angle
+from mobrecon.hand.load import load_hand
+from mobrecon.hand.regions import skin_regions
+from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
-from mobrecon.synth.trajectories import KEY_SOURCES, PoseTrack, ViewTrack
+from mobrecon.synth.appearance import BACKGROUND_KINDS, make_background, sample_light, skin_tone, vertex_colors
+from mobrecon.synth.generator import build_set, nearest_view
+from mobrecon.synth.pose_space import uniform_poses
+from mobrecon.synth.trajectories import (KEY_SOURCES, PoseTrack, ViewTrack, crop_intrinsics, crop_to_frame, crop_track,
+                                         pose_track, square_boxes, view_track)
+from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, view_camera
+from mobrecon.viz.render import MeshRenderer
 
 
 @dataclass(frozen=True)
@@ -104,8 +115,6 @@ def sequence_name(s: int) -> str:
 
 def frame_intrinsics(cfg: VideoConfig) -> np.ndarray:
     """(3, 3) intrinsics of the virtual video frame the crops come from."""
-    from mobrecon.synth.viewpoints import intrinsics
-
     return intrinsics(cfg.frame_size, cfg.frame_fov_deg)
 
 
@@ -142,12 +151,6 @@ class SequencePlan:
 def plan_sequence(hand, cfg: VideoConfig, s: int, table=None, rngs: dict | None = None) -> SequencePlan:
     """The geometry of sequence ``s`` (deterministic given (cfg, s)); ``table`` (1520, 15, 3)
     uniform pose angles when ``cfg.keys == "uniform"``."""
-    import torch
-
-    from mobrecon.hand.lbs import matrix_to_axis_angle
-    from mobrecon.synth.trajectories import crop_intrinsics, crop_track, pose_track, square_boxes, view_track
-    from mobrecon.synth.viewpoints import view_camera
-
     rngs = rngs if rngs is not None else _streams(cfg, s)
     n = cfg.frames
     shape = rngs["shape"].uniform(-cfg.shape, cfg.shape, 6) if cfg.shape > 0 else np.zeros(6)
@@ -189,13 +192,6 @@ class _VideoWorker:
     """Per-process state: the hand, the pose table (uniform keys), the view grid, one renderer."""
 
     def __init__(self, cfg: VideoConfig, root: Path):
-        import torch
-
-        from mobrecon.hand.load import load_hand
-        from mobrecon.synth.pose_space import uniform_poses
-        from mobrecon.synth.viewpoints import hemisphere_viewpoints
-        from mobrecon.viz.render import MeshRenderer
-
         torch.set_num_threads(1)
         self.cfg, self.root = cfg, Path(root)
         self.hand = load_hand("openhand")
@@ -209,24 +205,18 @@ class _VideoWorker:
 
     def render_shard(self, s: int) -> int:
         """Render sequence ``s`` into shard ``s``; returns the number of frames."""
-        import torch
-
-        from mobrecon.hand.regions import skin_regions
-        from mobrecon.synth import appearance as app
-        from mobrecon.synth.generator import nearest_view
-
         cfg, size = self.cfg, self.cfg.size
         rngs = _streams(cfg, s)
         plan = plan_sequence(self.hand, cfg, s, self.table, rngs)
 
         look = rngs["look"]
-        bg, kind = app.make_background(look, size)
-        light = app.sample_light(look)
-        skin = app.skin_tone(look)
+        bg, kind = make_background(look, size)
+        light = sample_light(look)
+        skin = skin_tone(look)
         with torch.no_grad():
             rest = self.hand(None, torch.as_tensor(plan.shape, dtype=torch.float32)[None]).vertices[0].double().numpy()
         regions = skin_regions(self.hand)  # per vertex, from the rest mesh
-        colors = np.clip(app.vertex_colors(look, rest, skin, regions) * np.asarray(light["color"]), 0, 1)
+        colors = np.clip(vertex_colors(look, rest, skin, regions) * np.asarray(light["color"]), 0, 1)
         photo_seed = int(look.integers(2**62))
         noise_sigma = float(look.uniform(0.5, 3.0))
 
@@ -241,7 +231,7 @@ class _VideoWorker:
                                        ambient=light["ambient"], background=bg)
             rgb = res.rgb
             if cfg.photometric:
-                rgb = app.augment_photometric(np.random.default_rng(photo_seed), rgb)  # same per frame
+                rgb = augment_photometric(np.random.default_rng(photo_seed), rgb)  # same per frame
                 noise = rngs["noise"].standard_normal((size, size, 1), np.float32)
                 noisy = rgb.astype(np.float32) + noise_sigma * noise
                 rgb = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
@@ -259,7 +249,7 @@ class _VideoWorker:
                        roll=float((plan.view.roll[f] + math.pi) % (2 * math.pi) - math.pi),
                        fov=math.degrees(2 * math.atan(plan.crop[f, 2] / (2 * f_frame))),
                        skin=skin, light_dir=light["light_dir"], light_color=light["color"],
-                       ambient=light["ambient"], background=app.BACKGROUND_KINDS.index(kind), occluded=False,
+                       ambient=light["ambient"], background=BACKGROUND_KINDS.index(kind), occluded=False,
                        sequence=name, frame=f, crop=plan.crop[f])
             for k in storage.ANNOTATIONS:
                 ann[k].append(row[k])
@@ -275,8 +265,6 @@ def video_worker(cfg_dict: dict, root: str) -> _VideoWorker:
 def generate_video(root: str | Path, cfg: VideoConfig, workers: int = 1, progress: bool = True) -> dict:
     """Generate (or finish) the video set in ``root``; returns the summary written to
     summary.json. A root holding a set made with other settings is refused (ValueError)."""
-    from mobrecon.synth.generator import build_set
-
     return build_set(root, cfg, video_worker, summarize_video, workers, progress, desc="video")
 
 
@@ -289,10 +277,6 @@ def summarize_video(root: str | Path, cfg: VideoConfig) -> dict:
     (per joint, finite differences) over the complete sequences: 3D camera-space joints in mm/s
     and mm/s^2, 2D joints in the video frame (smooth) and in the crops (with the crop jitter)
     in px/s and px/s^2."""
-    from mobrecon.synth.appearance import BACKGROUND_KINDS
-    from mobrecon.synth.trajectories import crop_to_frame
-    from mobrecon.synth.viewpoints import N_VIEWS
-
     view_hist = np.zeros(N_VIEWS, np.int64)
     bg_hist = np.zeros(len(BACKGROUND_KINDS), np.int64)
     n = done = 0

@@ -12,6 +12,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from mobrecon.data.transform import AugmentConfig
 from mobrecon.train.losses import LossWeights
 
@@ -131,8 +133,6 @@ def to_dict(cfg) -> dict:
 
 def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
     """Read a YAML config; ``overrides`` (dotted keys like ``data.train``) replace values."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such config file")

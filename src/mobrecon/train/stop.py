@@ -4,6 +4,7 @@ step, so it can write its checkpoint and return instead of dying mid-step."""
 from __future__ import annotations
 
 import signal
+import threading
 
 
 class StopFlag:
@@ -14,8 +15,6 @@ class StopFlag:
         self._old = {}
 
     def __enter__(self):
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
                 self._old[s] = signal.signal(s, self._set)

@@ -24,16 +24,22 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import yaml
 from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
 
+from mobrecon.data.mixed import open_dataset, open_mixture
 from mobrecon.data.transform import TrainTransform
+from mobrecon.eval.evaluate import evaluate
 from mobrecon.io_utils import atomic_write_text, folder_lock
+from mobrecon.models import build
+from mobrecon.models.weights import FORMAT as MODEL_FORMAT, fill_module, read_blob, save_model
 from mobrecon.train.checkpoint import as_checkpoint, load_checkpoint, save_checkpoint, set_rng_states
 from mobrecon.train.config import TrainConfig, to_dict
 from mobrecon.train.losses import mesh_recon_losses, pose2d_pretrain_losses
+from mobrecon.train.pose2d_pretrain import Pose2DPretrainNet, load_stage1
 from mobrecon.train.schedule import build_scheduler
 from mobrecon.train.stop import StopFlag
-from mobrecon.train.pose2d_pretrain import Pose2DPretrainNet, load_stage1
 
 
 class AugmentedSet(Dataset):
@@ -90,15 +96,11 @@ def _to_device(batch: dict, device: torch.device) -> dict:
 
 def build_net(cfg: TrainConfig):
     """(full model, the network the stage trains)."""
-    from mobrecon.models import build
-
     model = build(cfg.model, hand=cfg.hand)
     return model, (Pose2DPretrainNet(model) if cfg.stage == "pose2d" else model)
 
 
 def _init_from(path: str, cfg: TrainConfig, model, net) -> str:
-    from mobrecon.models.weights import FORMAT as MODEL_FORMAT, fill_module, read_blob
-
     blob = read_blob(Path(path), "init")
     if isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT:  # a model file: continue it
         if cfg.stage != "mesh":
@@ -157,8 +159,6 @@ def _trim_log(log: Path, step: int) -> None:
 
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: Dataset | None) -> dict:
-    import yaml
-
     rank, world, local_rank = _dist_env()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -191,8 +191,6 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
         note = _init_from(cfg.init, cfg, model, net)
 
     if dataset is None:
-        from mobrecon.data.mixed import open_mixture
-
         if not cfg.data.train:
             raise ValueError("no training data: set data.train in the config or pass --data")
         dataset = open_mixture(cfg.data.train)
@@ -236,13 +234,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
 
     val_set = None
     if main and cfg.data.val and cfg.stage == "mesh":  # opened once, scored at each epoch end
-        from mobrecon.data.mixed import open_dataset
-
         val_set = open_dataset(cfg.data.val)
     bar = None
     if main and progress:
-        from tqdm import tqdm
-
         total = cfg.epochs * n_steps if not cfg.max_steps else min(cfg.max_steps, cfg.epochs * n_steps)
         bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True)
     status = "done"
@@ -319,8 +313,6 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
         if bar is not None:
             bar.close()
         if cfg.stage == "mesh" and status != "interrupted":
-            from mobrecon.models.weights import save_model
-
             result["model"] = str(save_model(out / "model.pt", model, cfg.model,
                                              meta={"steps": step, "epochs": epoch, "data": cfg.data.train}))
         log_fh.write(json.dumps({"step": step, "event": status}) + "\n")
@@ -332,6 +324,4 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
 
 def validate(model, val_set: Dataset, cfg: TrainConfig) -> dict:
     """Score the model on the validation set (its first ``cfg.data.val_count`` samples)."""
-    from mobrecon.eval.evaluate import evaluate
-
     return evaluate(model, val_set, count=cfg.data.val_count or None, batch_size=cfg.batch_size, progress=False)

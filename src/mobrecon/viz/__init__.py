@@ -1,4 +1,4 @@
-"""Visualisation: a headless offscreen mesh renderer (moderngl on EGL)."""
+"""Visualisation: a headless offscreen mesh renderer (moderngl on EGL) and 2D joints drawn on images."""
 
 from mobrecon.viz.render import (
     SYSTEM_PACKAGES,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
+import cv2
 import numpy as np
 
 from mobrecon.extras import require
@@ -408,8 +409,6 @@ class MeshRenderer:
         # for an integer factor). Colour is premultiplied (uncovered = 0), alpha / 255 * n
         # recovers the number of covered sub-samples, and mean(z) * n / count the mean z of the
         # covered ones.
-        import cv2
-
         n = s * s
         small = cv2.resize(rgba, (width, height), interpolation=cv2.INTER_AREA)
         zmean = cv2.resize(zbuf, (width, height), interpolation=cv2.INTER_AREA)

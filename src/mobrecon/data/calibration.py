@@ -1,6 +1,6 @@
-"""Calibration crops for int8 quantisation: (N, S, S, 3) uint8 RGB hand crops from a list of
-arrays, a folder of images, a set written by ``mobrecon synth``, or a small synthetic set
-rendered on the spot."""
+"""Calibration crops for int8 quantisation (:func:`mobrecon.infer.export.quantize_int8`):
+(N, S, S, 3) uint8 RGB hand crops from a list of arrays, a folder of images, a set written by
+``mobrecon synth``, or a small synthetic set rendered on the spot."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from mobrecon.image import read_image
+from mobrecon.synth.dataset import SynthDataset
+from mobrecon.synth.generator import SynthConfig, generate
 
 __all__ = ["IMAGE_SUFFIXES", "calibration_crops", "centre_square", "synthetic_crops"]
 
@@ -41,8 +45,6 @@ def centre_square(image: np.ndarray, size: int) -> np.ndarray:
 def synthetic_crops(count: int = 32, size: int = 128, seed: int = 0) -> np.ndarray:
     """(count, size, size, 3) uint8: a small ``mobrecon synth`` set (random poses) rendered into
     a temporary folder, read back and deleted. About 2 s for 32 crops on 2 cores."""
-    from mobrecon.synth.generator import SynthConfig, generate
-
     with tempfile.TemporaryDirectory(prefix="mobrecon-calib-") as tmp:
         cfg = SynthConfig(count=int(count), seed=int(seed), mode="random", size=int(size), shard_size=int(count))
         try:
@@ -55,8 +57,6 @@ def synthetic_crops(count: int = 32, size: int = 128, seed: int = 0) -> np.ndarr
 
 
 def _synth_set(root: Path, size: int, limit: int | None) -> np.ndarray:
-    from mobrecon.synth.dataset import SynthDataset
-
     ds = SynthDataset(root)
     n = len(ds) if limit is None else min(len(ds), int(limit))
     return np.stack([centre_square(ds[i]["image"], size) for i in range(n)])
@@ -68,10 +68,7 @@ def _image_folder(root: Path, size: int, limit: int | None) -> np.ndarray:
         raise ValueError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) and no mobrecon synth shards")
     crops = []
     for p in files[: None if limit is None else int(limit)]:
-        bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"{p}: not a readable image")
-        crops.append(centre_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
+        crops.append(centre_square(read_image(p), size))
     return np.stack(crops)
 
 

@@ -10,11 +10,16 @@ wrist follows from the predicted 2D joints and the intrinsics ``K`` (as CMR does
 which is linear in ``t``: two equations per joint, solved by least squares, then optionally
 refined by a few Gauss-Newton steps on the pixel reprojection error itself (the linear solve
 weights far joints less than near ones).
+
+With the crop (:mod:`mobrecon.data.crop`) this is the geometry that evaluation
+(:mod:`mobrecon.eval.evaluate`) and inference (:mod:`mobrecon.infer.predictor`) share.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from mobrecon.data.crop import apply_affine, invert_affine
 
 
 def _linear(rel: np.ndarray, uv: np.ndarray, K: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -129,8 +134,6 @@ def uncrop_hand(joints2d_crop: np.ndarray, joints3d: np.ndarray, vertices: np.nd
     affine M (2, 3) undone), ``joints3d_rel`` (21, 3) / ``vertices_rel`` (V, 3) relative to the
     predicted wrist, and ``root`` (3,) the wrist's camera-space position from root recovery
     with K (3, 3). Camera space is ``*_rel + root``."""
-    from mobrecon.data.crop import apply_affine, invert_affine
-
     j2 = apply_affine(invert_affine(M), np.asarray(joints2d_crop, np.float64))
     rel_j = np.asarray(joints3d, np.float64)
     wrist = rel_j[0].copy()
