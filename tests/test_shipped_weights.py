@@ -32,9 +32,10 @@ def test_shipped_file_is_small_fp16_and_describes_its_training(name):
     assert floats and all(v.dtype == torch.float16 and v.device.type == "cpu" for v in floats)
     release = blob["meta"]["release"]
     assert release["hardware"] and 0 < release["metrics"]["test"]["pa_mpjpe_mm"] < 50
-    first = release.get("continued_from") or release  # a continuation records what it continued
-    if first is not release:
-        assert release["runs"] and all(r["steps"] > 0 for r in release["runs"])
+    first = release  # a continuation records what it continued, back to the first training
+    while first.get("continued_from"):
+        assert first["runs"] and all(r["steps"] > 0 for r in first["runs"])
+        first = first["continued_from"]
     assert first["stage1"]["steps"] > 0 and first["stage2"]["steps"] > 0
     assert first["data"]["train_uniform"]["count"] + first["data"]["train_random"]["count"] >= 10000
 
@@ -63,11 +64,14 @@ def test_shipped_ghoststack_reconstructs_unseen_generated_hands(held_out, no_net
     assert trained["pa_mpjpe_mm"] < 25 < untrained["pa_mpjpe_mm"]
     assert trained["mpjpe2d_px"] < 15 and trained["f15"] > 0.8
 
-    errs = []
+    errs, called_right = [], []
     for i in range(len(held_out)):  # the predictor, given the hand's box, as a user would call it
         s = held_out[i]
         box = (*s["joints2d"].min(0), *s["joints2d"].max(0))
-        r = predictor.predict(s["image"], box=box, K=s["K"])
+        r = predictor.predict(s["image"], box=box, K=s["K"], hand="right")
         assert r.vertices.shape == (778, 3) and np.isfinite(r.vertices).all()
         errs.append(np.linalg.norm(r.joints2d - s["joints2d"], axis=1).mean())
+        called_right.append(predictor.predict(s["image"], box=box, K=s["K"]).extra["handedness"] == "right")
     assert np.mean(errs) < 15  # px on 128 px images
+    # the handedness head (fitted mostly for real photos) calls most generated right hands right
+    assert sum(called_right) >= 9, called_right

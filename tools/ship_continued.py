@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ship-dir", default="src/mobrecon/weights")
     ap.add_argument("--record", default="", help="also write the record here (JSON)")
     ap.add_argument("--replace", action="store_true", help="replace an existing file in --ship-dir")
+    ap.add_argument("--before", default="", help="the weights file the first run continued, for its record "
+                    "(default: the first run's init; give the shipped file when that init is a run's model.pt)")
     args = ap.parse_args(argv)
 
     from mobrecon.data.mixed import open_dataset
@@ -66,7 +68,7 @@ def main(argv=None) -> int:
     stills = evaluate(model, open_dataset(f"synth:{data / 'synth_test'}"), batch_size=50, progress=False)
     video = evaluate(model, open_dataset(f"synth:{data / 'test_video'}"), batch_size=50, progress=False,
                      crop="full", fps=30.0)
-    first_init = Path(yaml.safe_load((runs[0] / "config.yaml").read_text())["init"])
+    first_init = Path(args.before or yaml.safe_load((runs[0] / "config.yaml").read_text())["init"])
     before = torch.load(first_init, map_location="cpu", weights_only=True).get("meta", {}).get("release", {})
     record = {"runs": [run_record(r) for r in runs],
               "hardware": f"CPU ({os.cpu_count()} cores, {platform.machine()}), shared with other jobs",
