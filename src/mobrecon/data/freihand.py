@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.sample import NUM_JOINTS, make_sample
 
 VERSIONS = ("gs", "hom", "sample", "auto")  # order of the versions in training/rgb
@@ -59,6 +60,8 @@ def _read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
+@register_reader("freihand", train="training", evaluation="evaluation",
+                 markers={"training": "training_K.json", "evaluation": "evaluation_K.json"})
 class FreiHAND(Dataset):
     """``ds[i]`` -> the sample dict of :mod:`mobrecon.data.sample` (``dataset='freihand'``).
 

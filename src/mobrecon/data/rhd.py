@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.sample import NUM_JOINTS, make_sample, mirror
 
 SPLITS = ("training", "evaluation")
@@ -61,6 +62,8 @@ def _read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
+@register_reader("rhd", train="training", evaluation="evaluation",
+                 markers={"training": "training/anno_training.pickle", "evaluation": "evaluation/anno_evaluation.pickle"})
 class RHD(Dataset):
     """``ds[i]`` -> the sample dict (``dataset='rhd'``) of the ``i``-th annotated id (sorted).
 
