@@ -176,3 +176,86 @@ def test_unknown_kind_and_layout_are_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"unknown data set layout \(looked for freihand: training_K.json") as e:
         detect_kind(tmp_path)
     assert "\n" not in str(e.value) and "synth: shard_*/annotations.npz" in str(e.value)
+
+
+def _result():
+    from mobrecon.data.crop import CropBox
+    from mobrecon.infer.predictor import HandResult
+
+    rng = np.random.default_rng(0)
+    return HandResult(vertices=rng.normal(size=(5, 3)).astype(np.float32) + [0, 0, 1],
+                      faces=np.array([[0, 1, 2], [2, 3, 4]]), joints3d=np.zeros((21, 3), np.float32),
+                      joints2d=np.zeros((21, 2), np.float32), root=np.zeros(3, np.float32),
+                      box=np.array([0, 0, 8, 8], np.float32), crop=CropBox(4, 4, 8), K=np.eye(3), K_given=False,
+                      image_size=(8, 8), extra={"model": "toy"})
+
+
+@pytest.fixture
+def toy_writer():
+    from mobrecon.infer.outputs import WRITERS, register_writer
+
+    @register_writer("toytxt", "_toy.txt", "the vertex count")
+    def _toy(hand):
+        text = f"{hand.name}: {len(hand.result.vertices)} vertices\n"
+        return lambda tmp: tmp.write_text(text)
+
+    yield
+    WRITERS.unregister("toytxt")
+
+
+def test_a_registered_writer_writes(toy_writer, tmp_path):
+    from mobrecon.infer.outputs import output_paths, render_outputs, write_outputs
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    paths = write_outputs(tmp_path, "a", image, _result(), writers=["toytxt", "obj"])
+    assert [p.name for p in paths] == ["a_toy.txt", "a.obj"] == [p.name for p in output_paths(tmp_path, "a",
+                                                                                             writers=["toytxt", "obj"])]
+    assert (tmp_path / "a_toy.txt").read_text() == "a: 5 vertices\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.obj", "a_toy.txt"]
+    # the defaults: four files, two without the pictures (made without a renderer)
+    assert [p.name for p in output_paths(tmp_path, "b")] == ["b.obj", "b.json", "b_overlay.png", "b_side.png"]
+    assert list(render_outputs(tmp_path, "b", image, _result(), overlays=False)) == output_paths(tmp_path, "b", False)
+    frame = render_outputs(tmp_path, "f", image, _result(), writers=["json"], frame=True)[tmp_path / "f.json"]
+    frame(tmp_path / "f.json")
+    assert (tmp_path / "f.json").read_text().count("\n") == 1 and "mobrecon_version" not in (tmp_path / "f.json").read_text()
+    with pytest.raises(ValueError, match="^unknown output writer 'nope'; choose from obj, json, overlay, side, toytxt$"):
+        render_outputs(tmp_path, "c", image, _result(), writers=["nope"])
+
+
+def test_cli_write_names_are_checked_first(tmp_path, capsys):
+    from mobrecon.cli import main
+
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"")  # never read: the flags are refused before anything loads
+    assert main(["reconstruct", str(photo), "--write", "obj,svg", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == "mobrecon reconstruct: error: --write: unknown output writer 'svg'; choose from obj, json, " \
+                  "overlay, side\n"
+    assert main(["reconstruct", str(photo), "--write", "obj", "--no-overlays", "--out", str(tmp_path / "o")]) == 2
+    assert "give --write or --no-overlays, not both" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_write_chooses_the_files_of_photos_and_frames(monkeypatch, capsys, tmp_path):
+    import cv2
+
+    from mobrecon.cli import main
+    from mobrecon.infer import predictor as predictor_mod
+
+    torch.manual_seed(0)
+    predictor = predictor_mod.Predictor(build("mobrecon_ghoststack").eval(), name="random")
+    monkeypatch.setattr(predictor_mod, "load", lambda *a, **k: predictor)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(frames / f"f{i}.png"), np.full((48, 64, 3), 60 + 40 * i, np.uint8))
+    assert main(["reconstruct", "--no-detect", "--quiet", str(frames / "f0.png"), "--write", "json",
+                 "--out", str(tmp_path / "photo")]) == 0
+    assert sorted(p.name for p in (tmp_path / "photo").iterdir() if p.name[0] != ".") == ["f0.json"]
+    assert main(["reconstruct", "--no-detect", "--video", str(frames), "--write", "obj,json",
+                 "--out", str(tmp_path / "video")]) == 0
+    assert sorted(p.name for p in (tmp_path / "video").iterdir() if p.name[0] != ".") == \
+        ["f0.json", "f0.obj", "f1.json", "f1.obj", "video.json"]
+    assert "mobrecon_version" in (tmp_path / "photo" / "f0.json").read_text()
+    assert (tmp_path / "video" / "f1.json").read_text().count("\n") == 1  # a frame's JSON: one line
+    capsys.readouterr()
