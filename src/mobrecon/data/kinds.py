@@ -35,9 +35,9 @@ class DataKind:
     ``eval``/``evaluation``/``test`` in a spec stand for (None: not there; both None: a reader
     without splits, given no ``split=``); markers: {split: file relative to the root} whose
     presence tells the folder's kind and which splits are on disk; detect: a test of the folder
-    for kinds without marker files (default: the reader's static ``looks_like(root)``, if any); layout: what is looked for, for the unknown-layout error;
-    eval_only: never mixed into training data; file: the spec's path is a file of this kind
-    (e.g. 'fits'), not a folder."""
+    for kinds without marker files (default: the reader's static ``looks_like(root)``, if any);
+    layout: what is looked for, for the unknown-layout error; eval_only: never mixed into
+    training data; file: the spec's path is a file of this kind (e.g. 'fits'), not a folder."""
 
     name: str
     reader: Callable
@@ -67,7 +67,7 @@ def register_reader(kind: str, train: str | None = None, evaluation: str | None 
     def add(cls):
         test = detect if detect is not None else getattr(cls, "looks_like", None)
         KINDS.register(kind, DataKind(kind, cls, train, evaluation, dict(markers or {}), test,
-                                          layout or " or ".join((markers or {}).values()), eval_only, file))
+                                      layout or " or ".join((markers or {}).values()), eval_only, file))
         return cls
 
     return add

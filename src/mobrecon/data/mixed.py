@@ -36,7 +36,8 @@ from typing import Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
-# each reader registers its kind; kinds are tried on a bare folder in this order (see kinds.detect_kind)
+# each reader registers its kind; a bare folder is tried against them in this order, those with
+# marker files first (kinds.detect_kind)
 from mobrecon.data import freihand, rhd, ho3d, synth, real_photos, pseudo_labelled  # noqa: F401
 from mobrecon.data.kinds import KINDS, DataKind, detect_kind
 

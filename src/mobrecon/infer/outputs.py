@@ -36,8 +36,8 @@ from PIL import Image
 from mobrecon import __version__
 from mobrecon.infer.predictor import HandResult
 from mobrecon.io_utils import write_file_set
-from mobrecon.registry import Registry
 from mobrecon.mesh.io import write_mesh
+from mobrecon.registry import Registry
 from mobrecon.synth.preview import draw_joints
 from mobrecon.viz.render import MeshRenderer, look_at_camera
 
@@ -83,8 +83,8 @@ def side_view(result: HandResult, renderer: MeshRenderer, size: int = 384) -> np
 class HandOutput:
     """What a writer is given for one hand: ``image`` (H, W, 3) uint8 RGB, the photo or frame;
     ``result`` its reconstruction; ``name`` the files' stem; ``renderer`` a renderer to draw
-    with (None for writers that do not render); ``frame``: a video frame (its JSON is one line
-    without the package version, which the run's video.json stands for)."""
+    with (None when no chosen writer renders); ``frame``: a video frame (its JSON is one line,
+    without the package version)."""
 
     name: str
     image: np.ndarray
