@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from mobrecon.extras import MissingExtraError, require
+from mobrecon.infer.outputs import DEFAULT_WRITERS, VIDEO_WRITERS, WRITERS, render_outputs
+from mobrecon.registry import parse_names
 from mobrecon.train.allocator import reexec_with_jemalloc
 from mobrecon.version import __version__
 
@@ -336,12 +338,28 @@ def _usable_out(out: Path) -> Path:
         raise UserError(f"--out {e}") from None
 
 
+def _writers(args) -> list[str]:
+    """The output writers --write names (checked), or what --no-overlays / --overlays mean."""
+    chosen_by = "--overlays" if args.overlays else "--no-overlays" if args.no_overlays else None
+    if args.write is not None:
+        if chosen_by:
+            raise UserError(f"give --write or {chosen_by}, not both")
+        try:
+            return parse_names(args.write, WRITERS, "--write")
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    if args.video:
+        return [*VIDEO_WRITERS, "overlay"] if args.overlays else list(VIDEO_WRITERS)
+    return [n for n in DEFAULT_WRITERS if not (args.no_overlays and WRITERS[n].renders)]
+
+
 def cmd_reconstruct(args) -> int:
     from mobrecon.infer.predictor import load
     from mobrecon.io_utils import folder_lock
 
     if not args.images and not args.video:
         raise UserError("give one or more IMAGE files, or --video FILE_OR_FOLDER")
+    writers = _writers(args)
     box = _parse_numbers(args.box, 4, "--box") if args.box else None
     K = _parse_numbers(args.K, 4, "--K") if args.K else None
     if args.threshold is not None and not 0 <= args.threshold <= 1:
@@ -349,24 +367,22 @@ def cmd_reconstruct(args) -> int:
     if args.video and not Path(args.video).exists():
         raise UserError(f"--video {args.video}: no such file or folder")
     out = _usable_out(Path(args.out))
-    overlays = args.overlays if args.video else not args.no_overlays
-    if overlays:  # a missing renderer: one line before the model loads
+    if any(WRITERS[n].renders for n in writers):  # a missing renderer: one line before the model loads
         require("moderngl", "mobrecon reconstruct's overlays (--no-overlays writes the mesh and joints only)")
     with folder_lock(out, "mobrecon run"):  # a second run into this folder meanwhile is refused
         detector = None if args.no_detect else (args.detector or "auto")
         predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector,
                          handedness=args.handedness or "auto")
         if args.video:
-            return _reconstruct_video(args, predictor, box, K, out)
-        return _reconstruct_images(args, predictor, box, K, out)
+            return _reconstruct_video(args, predictor, box, K, out, writers)
+        return _reconstruct_images(args, predictor, box, K, out, writers)
 
 
-def _reconstruct_images(args, predictor, box, K, out: Path) -> int:
-    """Each image's outputs as one set, all or nothing; a bad image or a failed write is one
-    line on stderr and the others are still done."""
+def _reconstruct_images(args, predictor, box, K, out: Path, writers: list[str]) -> int:
+    """Each image's outputs (one file per writer) as one set, all or nothing; a bad image or a
+    failed write is one line on stderr and the others are still done."""
     from tqdm import tqdm
 
-    from mobrecon.infer.outputs import render_outputs
     from mobrecon.image import read_image
     from mobrecon.io_utils import write_file_set
     from mobrecon.viz.render import MeshRenderer
@@ -387,7 +403,7 @@ def _reconstruct_images(args, predictor, box, K, out: Path) -> int:
                 files = {}  # one hand: NAME.*; several: NAME_hand0.*, NAME_hand1.*, ...
                 for i, result in enumerate(results):
                     stem = name if len(results) == 1 else f"{name}_hand{i}"
-                    files.update(render_outputs(out, stem, image, result, renderer, not args.no_overlays))
+                    files.update(render_outputs(out, stem, image, result, renderer, writers=writers))
             except (FileNotFoundError, ValueError) as e:
                 tqdm.write(_image_error("reconstruct", path, e), file=sys.stderr)
                 failures += 1
@@ -420,13 +436,10 @@ def _reconstruct_images(args, predictor, box, K, out: Path) -> int:
     return 2 if failures else 0
 
 
-def _reconstruct_video(args, predictor, box, K, out: Path) -> int:
-    """The per-frame JSON (and overlays) and video.json, written as one set at the end; a
-    video that ends before the frame count its container lists is an error line (exit 2)
-    after the frames read are done."""
-    from PIL import Image
-
-    from mobrecon.infer.outputs import overlay
+def _reconstruct_video(args, predictor, box, K, out: Path, writers: list[str]) -> int:
+    """The per-frame outputs (by default the JSON; one file per writer) and video.json, written
+    as one set at the end; a video that ends before the frame count its container lists is an
+    error line (exit 2) after the frames read are done."""
     from mobrecon.io_utils import write_file_set
     from mobrecon.viz.render import MeshRenderer
 
@@ -443,11 +456,7 @@ def _reconstruct_video(args, predictor, box, K, out: Path) -> int:
     files = {}
     with MeshRenderer() as renderer:
         for name, frame, r in zip(names, frames, results):
-            text = json.dumps({"name": name, **r.to_dict()}, allow_nan=False) + "\n"
-            files[out / f"{name}.json"] = lambda tmp, text=text: tmp.write_text(text)
-            if args.overlays:
-                rgb = overlay(frame, r, renderer)
-                files[out / f"{name}_overlay.png"] = lambda tmp, rgb=rgb: Image.fromarray(rgb).save(tmp, format="PNG")
+            files.update(render_outputs(out, name, frame, r, renderer, writers=writers, frame=True))
     summary = json.dumps({"source": str(source), **report}, indent=1) + "\n"
     files[out / "video.json"] = lambda tmp: tmp.write_text(summary)
     try:
@@ -842,7 +851,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, help="CPU threads (default: $MOBRECON_THREADS, else 2 on ONNX Runtime, 1 for PyTorch)")
     r.add_argument("--video", help="instead of images: a video file or a folder of frames, tracked frame to frame")
     r.add_argument("--fps", type=float, default=30.0, help="with --video: frame rate for the acceleration report")
-    r.add_argument("--overlays", action="store_true", help="with --video: also write per-frame overlays")
+    r.add_argument("--write", metavar="LIST", help="the files to write per hand, comma-separated: "
+                   + "; ".join(f"{w.name}: {w.help}" for w in WRITERS.values())
+                   + f" (default: {','.join(DEFAULT_WRITERS)}; with --video {','.join(VIDEO_WRITERS)})")
+    r.add_argument("--overlays", action="store_true", help="with --video: also write per-frame overlays "
+                   f"(--write {','.join(VIDEO_WRITERS)},overlay)")
     r.add_argument("--no-overlays", action="store_true", help="images: write only the mesh (.obj) and the "
                    "joints (.json), no overlay or side-view PNGs (needs no renderer: no mobrecon[render] extra)")
     r.add_argument("--quiet", action="store_true", help="no progress bar or per-image lines")

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.sample import NUM_JOINTS, make_sample
 from mobrecon.image import read_image
 
@@ -53,6 +54,8 @@ def _load_json(path: Path, shape_tail: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{path}: expected entries of shape {shape_tail}, got array {data.shape}") from None
 
 
+@register_reader("freihand", train="training", evaluation="evaluation",
+                 markers={"training": "training_K.json", "evaluation": "evaluation_K.json"})
 class FreiHAND(Dataset):
     """``ds[i]`` -> the sample dict of :mod:`mobrecon.data.sample` (``dataset='freihand'``).
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.sample import NUM_JOINTS, make_sample
 from mobrecon.hand.base import HandModel
 from mobrecon.hand.mano import MANO, ManoUnpickler, UnsafePickleError
@@ -76,6 +77,8 @@ def _build_mano(mano):
     raise TypeError(f"mano must be a path to MANO_RIGHT.pkl or a MANO model, got {type(mano).__name__}")
 
 
+@register_reader("ho3d", train="train", evaluation="evaluation",
+                 markers={"train": "train.txt", "evaluation": "evaluation.txt"})
 class HO3D(Dataset):
     """``ds[i]`` -> the sample dict (``dataset='ho3d'``, ``sequence``, ``frame`` set).
 

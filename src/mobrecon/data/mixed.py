@@ -22,6 +22,9 @@ Specs (:func:`open_dataset`)::
 
 Mixtures (:func:`open_mixture`): comma-separated specs, each optionally ``=ratio``, e.g.
 ``"synth:/a=0.7,freihand:/b=0.3"`` (no ratios: equal shares). Paths must not contain ``,``.
+
+The kinds are those the readers register (:mod:`mobrecon.data.kinds`); the reader files are
+imported here so that they have. A new reader file is added to that import.
 """
 
 from __future__ import annotations
@@ -33,27 +36,13 @@ from typing import Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
-from mobrecon.data.freihand import FreiHAND
-from mobrecon.data.ho3d import HO3D
-from mobrecon.data.pseudo_labelled import PseudoLabelledSet
-from mobrecon.data.real_photos import READERS, detect_real_set
-from mobrecon.data.rhd import RHD
-from mobrecon.data.synth import SynthSet
+# each reader registers its kind; a bare folder is tried against them in this order, those with
+# marker files first (kinds.detect_kind)
+from mobrecon.data import freihand, rhd, ho3d, synth, real_photos, pseudo_labelled  # noqa: F401
+from mobrecon.data.kinds import KINDS, DataKind, detect_kind
 
-# kind -> (training split, evaluation split, {split: marker file relative to the root})
-_LAYOUTS = {
-    "freihand": ("training", "evaluation", {"training": "training_K.json", "evaluation": "evaluation_K.json"}),
-    "rhd": ("training", "evaluation", {"training": "training/anno_training.pickle",
-                                       "evaluation": "evaluation/anno_evaluation.pickle"}),
-    "ho3d": ("train", "evaluation", {"train": "train.txt", "evaluation": "evaluation.txt"}),
-    "synth": (None, None, {}),
-    # real photos: held-out lists committed in mobrecon/data/splits (no marker files)
-    "closeups": ("train", "test", {}),
-    "signers": ("train", "test", {}),
-    "hagrid": (None, "test", {}),
-    "pseudo": ("train", "test", {}),  # a fits file; the split is its real set's own
-}
-EVAL_ONLY = ("hagrid",)
+__all__ = ["MixedDataset", "detect_kind", "open_dataset", "open_mixture", "parse_spec"]
+
 _TRAIN_ALIASES = ("train", "training")
 _EVAL_ALIASES = ("eval", "evaluation", "test")
 
@@ -146,60 +135,33 @@ def _describe(d) -> str:
     return f"{type(d).__name__} at {root}" if root is not None else type(d).__name__
 
 
-def _reader(kind: str):
-    if kind == "freihand":
-        return FreiHAND
-    if kind == "rhd":
-        return RHD
-    if kind == "ho3d":
-        return HO3D
-    if kind in ("closeups", "signers", "hagrid"):
-        return READERS[kind]
-    if kind == "pseudo":
-        return PseudoLabelledSet
-    return SynthSet
-
-
-def detect_kind(root: str | Path) -> str:
-    """``freihand``, ``rhd``, ``ho3d`` or ``synth``, from the marker files found in ``root``."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such data directory")
-    for kind, (_, _, markers) in _LAYOUTS.items():
-        if any((root / m).is_file() for m in markers.values()):
-            return kind
-    if any(root.glob("shard_*/annotations.npz")):
-        return "synth"
-    real = detect_real_set(root)
-    if real is not None:
-        return real
-    raise ValueError(f"{root}: unknown data set layout (no training_K.json, training/anno_training.pickle, "
-                     "train.txt, shard_*/annotations.npz or a real photo set's layout)")
-
-
-def _normalise_split(kind: str, split: str, spec: str) -> str:
-    train, evaluation, _ = _LAYOUTS[kind]
+def _normalise_split(kind: DataKind, split: str, spec: str) -> str:
+    train, evaluation = kind.train, kind.evaluation
     s = split.lower()
-    if kind in EVAL_ONLY:
+    if kind.eval_only:
         if s in _TRAIN_ALIASES:
-            raise ValueError(f"{spec!r}: {kind} is for evaluation only; it has no training split")
+            raise ValueError(f"{spec!r}: {kind.name} is for evaluation only; it has no training split")
         if s in _EVAL_ALIASES:
             return evaluation
     if train is None:
-        raise ValueError(f"{spec!r}: the {kind} reader has no splits")
+        raise ValueError(f"{spec!r}: the {kind.name} reader has no splits")
     if s in _TRAIN_ALIASES:
         return train
     if s in _EVAL_ALIASES:
         return evaluation
-    raise ValueError(f"{spec!r}: unknown split {split!r} for {kind} (use {train!r} or {evaluation!r})")
+    raise ValueError(f"{spec!r}: unknown split {split!r} for {kind.name} (use {train!r} or {evaluation!r})")
 
 
 def parse_spec(spec: str) -> tuple[str | None, str, str | None]:
-    """``"kind:path[:split]"`` or ``"path[:split]"`` -> (kind or None, path, split or None)."""
+    """``"kind:path[:split]"`` or ``"path[:split]"`` -> (kind or None, path, split or None).
+    A ``word:...`` whose word is neither a kind nor an existing path is a one-line ValueError
+    listing the kinds."""
     kind, rest = None, spec.strip()
     head, sep, tail = rest.partition(":")
-    if sep and head.lower() in _LAYOUTS:
+    if sep and head.lower() in KINDS:
         kind, rest = head.lower(), tail
+    elif sep and len(head) > 1 and head.isidentifier() and not Path(head).exists() and not Path(rest).exists():
+        raise ValueError(f"{spec!r}: {head!r} is neither a folder nor a data set kind ({', '.join(KINDS)})")
     split = None
     base, sep, last = rest.rpartition(":")
     if sep and last.lower() in _TRAIN_ALIASES + _EVAL_ALIASES and not Path(rest).exists():
@@ -215,15 +177,15 @@ def open_dataset(spec: str, **kw) -> Dataset:
     Raises FileNotFoundError (missing folder or file, named) or ValueError (unknown layout,
     kind or split).
     """
-    kind, path, split = parse_spec(spec)
+    name, path, split = parse_spec(spec)
     root = Path(path)
-    if kind == "pseudo" and not root.is_file():
-        raise FileNotFoundError(f"{root}: no such fits file")
-    if kind != "pseudo" and not root.is_dir():
+    file = KINDS[name].file if name is not None else None
+    if file and not root.is_file():
+        raise FileNotFoundError(f"{root}: no such {file} file")
+    if not file and not root.is_dir():
         raise FileNotFoundError(f"{root}: no such data directory")
-    if kind is None:
-        kind = detect_kind(root)
-    train, evaluation, markers = _LAYOUTS[kind]
+    kind = KINDS[name if name is not None else detect_kind(root)]
+    train, evaluation, markers = kind.train, kind.evaluation, kind.markers
     if split is not None:
         kw["split"] = _normalise_split(kind, split, spec)
     elif train is None and evaluation is not None and "split" not in kw:
@@ -234,7 +196,7 @@ def open_dataset(spec: str, **kw) -> Dataset:
         # the training split unless only the evaluation one is on disk
         only_eval = not (root / markers[train]).is_file() and (root / markers[evaluation]).is_file()
         kw["split"] = evaluation if only_eval else train
-    return _reader(kind)(root, **kw)
+    return kind.reader(root, **kw)
 
 
 def open_mixture(spec: str, length: int | None = None, seed: int = 0, **kw) -> MixedDataset:
@@ -264,10 +226,10 @@ def open_mixture(spec: str, length: int | None = None, seed: int = 0, **kw) -> M
     ratios = [1.0] * len(specs) if not any(given) else ratios
     datasets = []
     for s in specs:
-        kind, path, _ = parse_spec(s)
-        kind = kind or detect_kind(path)
-        if kind in EVAL_ONLY:
-            raise ValueError(f"{s!r}: {kind} is for evaluation only; it cannot be mixed into training data")
-        accepted = inspect.signature(_reader(kind)).parameters
+        name, path, _ = parse_spec(s)
+        kind = KINDS[name or detect_kind(path)]
+        if kind.eval_only:
+            raise ValueError(f"{s!r}: {kind.name} is for evaluation only; it cannot be mixed into training data")
+        accepted = inspect.signature(kind.reader).parameters
         datasets.append(open_dataset(s, **{k: v for k, v in kw.items() if k in accepted}))
     return MixedDataset(datasets, ratios, length=length, seed=seed)

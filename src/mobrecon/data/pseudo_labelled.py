@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.pseudo_mesh import FITS_FORMAT, pseudo_mesh_sample
 from mobrecon.data.real_photos import READERS, detect_real_set
 from mobrecon.image import read_image
@@ -40,6 +41,7 @@ def read_fits(path: str | Path) -> dict[str, np.ndarray]:
     return fits
 
 
+@register_reader("pseudo", train="train", evaluation="test", file="fits")  # the split is its real set's own
 class PseudoLabelledSet(Dataset):
     """``ds[i]`` -> the sample dict of the ``i``-th kept hand of ``split`` in a fits file.
 

@@ -51,6 +51,7 @@ import numpy as np
 import yaml
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.mediapipe_hands import empty_hands
 from mobrecon.data.teacher_labels import STATUS_LABELLED, TeacherLabels, load_labels
 from mobrecon.image import decode_image
@@ -85,8 +86,9 @@ def list_images(folder: Path) -> list[Path]:
 class RealPhotoSet(Dataset):
     """Common part of the readers: a list of files under ``root``, a split, optional teacher labels.
 
-    Subclasses set ``name``, ``SPLITS`` and implement ``_split_files(split)`` (relative paths),
-    and may override ``category(i)`` and ``_boxes(i)``.
+    Subclasses set ``name``, ``SPLITS`` and implement ``_split_files(split)`` (relative paths) and
+    ``looks_like(root)`` (whether a folder is this set), and may override ``category(i)`` and
+    ``_boxes(i)``.
     """
 
     name = ""
@@ -110,6 +112,11 @@ class RealPhotoSet(Dataset):
         self.hand_index = self._hand_index()
 
     # --- to override -------------------------------------------------------------------------
+    @staticmethod
+    def looks_like(root: Path) -> bool:
+        """Whether the folder ``root`` has this set's layout."""
+        return False
+
     def _split_files(self, split: str) -> list[str]:
         raise NotImplementedError
 
@@ -197,6 +204,7 @@ class RealPhotoSet(Dataset):
                 "hand_number": k, "dataset": self.name, **{key: v[k] for key, v in hands.items()}}
 
 
+@register_reader("closeups", train="train", evaluation="test", layout="Dataset/0/")
 class CloseUps(RealPhotoSet):
     """Sign Language Digits (Mavi, arXiv:2011.08927; Apache-2.0): 2,062 100 x 100 close-ups, one hand
     each, folders ``Dataset/0`` .. ``Dataset/9`` (the digit shown). ``test`` is the committed list
@@ -205,6 +213,10 @@ class CloseUps(RealPhotoSet):
     name = "closeups"
     SPLITS = ("train", "test", "all")
     ONE_HAND = True
+
+    @staticmethod
+    def looks_like(root: Path) -> bool:
+        return (Path(root) / "Dataset" / "0").is_dir()
 
     def _split_files(self, split: str) -> list[str]:
         on_disk = [p.relative_to(self.root).as_posix() for p in list_images(self.root / "Dataset")] \
@@ -256,6 +268,7 @@ def make_closeups_test(files: list[str], share: float = 0.2, seed: int = 0) -> l
     return sorted(test)
 
 
+@register_reader("signers", train="train", evaluation="test", layout="data.yaml and train/labels/")
 class SignerFrames(RealPhotoSet):
     """Roboflow 100 "hand gestures" (Pablo Ochoa, Antonio Luna, Eliezer Alvarez; CC BY 4.0): 914 video
     frames of two people signing, ``{train,valid,test}/images/*.jpg`` with YOLO boxes in
@@ -264,6 +277,10 @@ class SignerFrames(RealPhotoSet):
 
     name = "signers"
     SPLITS = ("train", "valid", "test", "all")
+
+    @staticmethod
+    def looks_like(root: Path) -> bool:
+        return (Path(root) / "data.yaml").is_file() and (Path(root) / "train" / "labels").is_dir()
 
     def _split_files(self, split: str) -> list[str]:
         if split == "test":
@@ -319,12 +336,17 @@ class SignerFrames(RealPhotoSet):
         return Path(self.files[i]).name.split("_")[0]
 
 
+@register_reader("hagrid", evaluation="test", layout="two of call/, four/, rock/, none/", eval_only=True)
 class HagridSamples(RealPhotoSet):
     """40 HaGRID photos (gestures ``call``, ``four``, ``rock``, ``none``) as carried in MediaPipe's
     test data; licence a variant of CC BY-SA 4.0. Evaluation only: there is no training split."""
 
     name = "hagrid"
     SPLITS = ("test", "all")
+
+    @staticmethod
+    def looks_like(root: Path) -> bool:
+        return sum((Path(root) / g).is_dir() for g in ("call", "four", "rock", "none")) >= 2
 
     def __init__(self, root: str | Path, split: str = "test", labels=None):
         if split in ("train", "training", "valid"):
@@ -341,14 +363,7 @@ FOLDERS = {"closeups": "sign-language-digits", "signers": "rf100-hand-gestures",
 
 def detect_real_set(root: str | Path) -> str | None:
     """``closeups`` / ``signers`` / ``hagrid`` from the folder's layout, or None."""
-    root = Path(root)
-    if (root / "Dataset" / "0").is_dir():
-        return "closeups"
-    if (root / "data.yaml").is_file() and (root / "train" / "labels").is_dir():
-        return "signers"
-    if sum((root / g).is_dir() for g in ("call", "four", "rock", "none")) >= 2:
-        return "hagrid"
-    return None
+    return next((kind for kind, reader in READERS.items() if reader.looks_like(Path(root))), None)
 
 
 def write_split_lists(realdata: Path) -> list[Path]:

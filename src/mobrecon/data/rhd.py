@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.sample import NUM_JOINTS, make_sample, mirror
 from mobrecon.hand.mano import ManoUnpickler, UnsafePickleError
 from mobrecon.image import read_image
@@ -54,6 +55,8 @@ def _load_pickle(path: Path):
             raise ValueError(f"{path}: {e}") from None
 
 
+@register_reader("rhd", train="training", evaluation="evaluation",
+                 markers={"training": "training/anno_training.pickle", "evaluation": "evaluation/anno_evaluation.pickle"})
 class RHD(Dataset):
     """``ds[i]`` -> the sample dict (``dataset='rhd'``) of the ``i``-th annotated id (sorted).
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from mobrecon.data.kinds import register_reader
 from mobrecon.data.sample import make_sample
 from mobrecon.synth.dataset import SynthDataset
 
@@ -27,8 +28,14 @@ def _as_str(value) -> str:
     return str(value)
 
 
+@register_reader("synth", layout="shard_*/annotations.npz")
 class SynthSet(Dataset):
     """``ds[i]`` -> the sample dict (``dataset='synth'``) of sample ``i`` of the set in ``root``."""
+
+    @staticmethod
+    def looks_like(root: Path) -> bool:
+        """Whether ``root`` holds a set written by ``mobrecon synth`` (its shards)."""
+        return any(Path(root).glob("shard_*/annotations.npz"))
 
     def __init__(self, root: str | Path):
         self.root = Path(root)

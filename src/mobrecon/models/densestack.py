@@ -25,7 +25,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .blocks import ConvBNReLU, DSUnit, Reorg, SEBlock, pointwise, projection
-from .flops import count_params
+from .encoder import Encoder, register_encoder
 
 
 class DenseBlock(nn.Module):
@@ -136,8 +136,9 @@ class HourglassStack(nn.Module):
         return self.decoder(bottleneck, skips), bottleneck
 
 
-class StackedEncoder(nn.Module):
-    """Two cascaded encoding groups, the first followed by an up-sampling fusion (Fig. 3).
+class StackedEncoder(Encoder):
+    """Two cascaded encoding groups, the first followed by an up-sampling fusion (Fig. 3); an
+    :class:`~mobrecon.models.encoder.Encoder` whose map part is stack 2's up path.
 
     stem: image -> (B, c, 32, 32) features; remap: 1x1 on stack 1's map (at 32x32);
     merge: 1x1 of [remapped map, stem features] back to c channels.
@@ -168,7 +169,7 @@ class StackedEncoder(nn.Module):
         if not with_map:
             return latent
         if self.stack2.decoder is None:
-            raise RuntimeError("this encoder was built without its map path (drop_map_part)")
+            raise self.no_map_error()
         return latent, self.stack2.decoder(bottleneck, skips)
 
     def map_part_modules(self) -> list[nn.Module]:
@@ -179,10 +180,8 @@ class StackedEncoder(nn.Module):
         """Remove the stack-2 up path (for heads that read only F_e, e.g. direct regression)."""
         self.stack2.decoder = None
 
-    def encoder_num_params(self) -> int:
-        return count_params([self], exclude=self.map_part_modules())
 
-
+@register_encoder("densestack")
 class DenseStack(StackedEncoder):
     """DenseStack backbone: ``forward(x) -> (F_e (B, 256, 4, 4), map (B, 24, 16, 16))``."""
 

@@ -19,8 +19,10 @@ from torch import nn
 
 from .blocks import ConvBNReLU, DSUnit, GhostModule, Reorg
 from .densestack import HourglassStack, StackedEncoder, StackSpec
+from .encoder import register_encoder
 
 
+@register_encoder("ghoststack")
 class GhostStack(StackedEncoder):
     """GhostStack backbone; same API as :class:`~mobrecon.models.densestack.DenseStack`:
     ``forward(x) -> (F_e (B, 256, 4, 4), map (B, 24, 16, 16))``."""

@@ -46,6 +46,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .encoder import register_encoder
 from .trunkstack import TrunkStack, UpFusion
 
 __all__ = ["InvertedResidual", "DSConvUnit", "MobileNetV2Trunk", "MobileNetStack"]
@@ -151,6 +152,7 @@ def _pointwise(in_ch: int, out_ch: int) -> nn.Module:
     return _conv_bn(in_ch, out_ch, 1)
 
 
+@register_encoder("mobilenetstack")
 class MobileNetStack(TrunkStack):
     """Two cascaded MobileNetV2 trunks with an up-sampling fusion after the first (module
     docstring).

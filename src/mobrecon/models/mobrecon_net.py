@@ -9,32 +9,19 @@ from torch import nn
 
 from mobrecon.hand.load import hand_hierarchy, load_hand
 from mobrecon.models.decoder3d import Decoder3D
+from mobrecon.models.encoder import build_encoder
 from mobrecon.models.lifting import FCLifting, PoseVertexLifting
 from mobrecon.models.mapreg import HeatmapHead, MapReg, RegressionHead
+from mobrecon.models.output import MobReconOutput
 from mobrecon.models.pose_pooling import PosePooling
 
-ENCODERS = {
-    "densestack": ("mobrecon.models.densestack", "DenseStack"),
-    "ghoststack": ("mobrecon.models.ghoststack", "GhostStack"),
-    "resnet18stack": ("mobrecon.models.resnetstack", "ResNet18Stack"),
-    "mobilenetstack": ("mobrecon.models.mobilenetstack", "MobileNetStack"),
-}
 POSE2D = ("mapreg", "regression", "heatmap", "heatmap_softargmax")
-
-
-def build_encoder(name: str, latent_ch: int = 256) -> nn.Module:
-    """2D encoder by name (see ``ENCODERS``)."""
-    import importlib
-
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; choose from {', '.join(ENCODERS)}")
-    module, cls = ENCODERS[name]
-    return getattr(importlib.import_module(module), cls)(latent_ch=latent_ch)
 
 
 @dataclass(frozen=True)
 class MobReconConfig:
-    """encoder: densestack | ghoststack | resnet18stack | mobilenetstack;
+    """encoder: a registered encoder (:data:`mobrecon.models.encoder.ENCODERS`: densestack,
+    ghoststack, resnet18stack, mobilenetstack, and any other registered);
     pose2d: mapreg | regression | heatmap (hard argmax, joint-wise heatmap pooling, Eq. 2) |
     heatmap_softargmax (soft-argmax, grid sampling); the other heads pool by grid sampling (Eq. 3);
     lifting: pvl | fc; decoder: dsconv | spiralconv; hand: 'openhand' or a MANO_RIGHT.pkl path;
@@ -53,7 +40,8 @@ class MobReconConfig:
 
 
 class MobRecon(nn.Module):
-    """img (B, 3, S, S) normalised as (x - 0.5) / 0.5 -> dict with
+    """img (B, 3, S, S) normalised as (x - 0.5) / 0.5 -> :class:`~mobrecon.models.output.MobReconOutput`
+    (read as a dict too: ``out["vertices"]``) with
     ``uv`` (B, 21, 2) in [0, 1] of the crop (its edges; a pixel centre i sits at (i + 0.5) / S),
     ``joints2d`` (B, 21, 2) crop pixels (centres at integers: ``uv * S - 0.5``),
     ``vertices`` (B, V, 3) root-relative metres, ``joints3d`` (B, 21, 3) = J_regressor @ vertices,
@@ -97,13 +85,13 @@ class MobRecon(nn.Module):
             return self.encoder(img, with_map=False)
         return self.encoder(img)
 
-    def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, img: torch.Tensor) -> MobReconOutput:
         return self.decode(self.encode(img))
 
-    def decode(self, encoded) -> dict[str, torch.Tensor]:
-        """The rest of the network after :meth:`encode` (2D pose, lifting, mesh decoder): a dict
-        of ``uv``, ``joints2d``, ``vertices``, ``joints3d`` (and ``heatmaps`` for heatmap heads)."""
-        out = {}
+    def decode(self, encoded) -> MobReconOutput:
+        """The rest of the network after :meth:`encode` (2D pose, lifting, mesh decoder):
+        ``uv``, ``joints2d``, ``vertices``, ``joints3d`` (and ``heatmaps`` for heatmap heads)."""
+        heatmaps = None
         if self.cfg.pose2d == "regression":
             latent = encoded
             uv = self.pose2d(latent)
@@ -112,12 +100,12 @@ class MobRecon(nn.Module):
             if self.cfg.pose2d == "mapreg":
                 uv = self.pose2d(fmap)
             else:
-                out["heatmaps"], uv = self.pose2d(fmap)
+                heatmaps, uv = self.pose2d(fmap)
         if self.pooling is None:
             feats = self.lifting(latent)
         else:
-            feats = self.lifting(self.pooling(latent, out["heatmaps"] if self.pooling.mode == "joint" else uv))
+            feats = self.lifting(self.pooling(latent, heatmaps if self.pooling.mode == "joint" else uv))
         verts = self.decoder(feats)
         joints3d = torch.einsum("jv,bvc->bjc", self.J_regressor, verts)
-        out.update(uv=uv, joints2d=uv * self.cfg.input_size - 0.5, vertices=verts, joints3d=joints3d)
-        return out
+        return MobReconOutput(uv=uv, joints2d=uv * self.cfg.input_size - 0.5, vertices=verts, joints3d=joints3d,
+                              heatmaps=heatmaps)

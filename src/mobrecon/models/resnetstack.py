@@ -39,6 +39,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .blocks import ConvBNReLU
+from .encoder import register_encoder
 from .trunkstack import TrunkStack, UpFusion
 
 __all__ = ["BasicBlock", "ResNet18Trunk", "ResNet18Stack"]
@@ -93,6 +94,7 @@ def _conv3(in_ch: int, out_ch: int) -> nn.Module:
     return ConvBNReLU(in_ch, out_ch, 3)
 
 
+@register_encoder("resnet18stack")
 class ResNet18Stack(TrunkStack):
     """Two cascaded ResNet18 trunks with an up-sampling fusion after the first (module docstring).
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .flops import count_params
+from .encoder import Encoder
 
 
 UnitFactory = Callable[[int, int], nn.Module]
@@ -52,8 +52,10 @@ class UpFusion(nn.Module):
         return self.head(x)
 
 
-class TrunkStack(nn.Module):
-    """``forward(x)``: x (B, 3, 128, 128) -> ``(F_e (B, latent_ch, 4, 4), map (B, out_ch, 16, 16))``;
+class TrunkStack(Encoder):
+    """An :class:`~mobrecon.models.encoder.Encoder` whose map part is trunk 2's up path.
+
+    ``forward(x)``: x (B, 3, 128, 128) -> ``(F_e (B, latent_ch, 4, 4), map (B, out_ch, 16, 16))``;
     ``forward(x, with_map=False)`` -> F_e only, skipping trunk 2's up path (``up2``).
 
     trunk1 / trunk2 return their stage outputs shallow first (deepest at 4x4); up1 / up2 map
@@ -78,7 +80,7 @@ class TrunkStack(nn.Module):
         if not with_map:
             return latent
         if self.up2 is None:
-            raise RuntimeError("this encoder was built without its map path (drop_map_part)")
+            raise self.no_map_error()
         return latent, self.up2(feats)
 
     def map_part_modules(self) -> list[nn.Module]:
@@ -88,7 +90,3 @@ class TrunkStack(nn.Module):
     def drop_map_part(self) -> None:
         """Remove trunk 2's up path (for heads that read only F_e, e.g. direct regression)."""
         self.up2 = None
-
-    def encoder_num_params(self) -> int:
-        """Parameters of the encoder proper, i.e. excluding :meth:`map_part_modules`."""
-        return count_params([self], exclude=self.map_part_modules())
