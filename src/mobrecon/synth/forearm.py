@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -152,6 +152,21 @@ def sample_arm(rng: np.random.Generator, sleeve_prob: float = 0.5) -> ArmShape:
     return ArmShape(flexion, deviation, length, widen, sleeve=rng.uniform(0.01, 0.09),
                     sleeve_scale=rng.uniform(1.1, 1.4), wrinkles=wrinkles,
                     cloth=np.stack([cloth, np.clip(second, 0, 1)]), pattern=pattern, band=band)
+
+
+def arm_direction(shape: ArmShape) -> np.ndarray:
+    """(3,) unit direction of the arm beyond the bend, hand frame (unbent: -y)."""
+    return _rot(0, shape.flexion) @ _rot(2, shape.deviation) @ np.array([0.0, -1.0, 0.0])
+
+
+def turn_away(shape: ArmShape, towards_camera: np.ndarray) -> ArmShape:
+    """Of ``shape`` and its mirror-image bend (flexion and deviation negated), the one whose
+    arm points further from the camera, ``towards_camera`` (3,) a direction from the wrist to
+    the camera in the hand frame: people hold their hands so that the camera sees them, and
+    an arm bent towards a camera behind the wrist would hide most of the hand."""
+    flipped = replace(shape, flexion=-shape.flexion, deviation=-shape.deviation)
+    v = np.asarray(towards_camera, np.float64)
+    return flipped if arm_direction(flipped) @ v < arm_direction(shape) @ v else shape
 
 
 def _smoothstep(x, lo: float, hi: float):

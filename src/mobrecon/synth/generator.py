@@ -49,12 +49,13 @@ from mobrecon.synth import storage
 from mobrecon.synth.appearance import (BACKGROUND_KINDS, draw_occluders, make_background, sample_light, skin_tone,
                                        vertex_colors)
 from mobrecon.synth.envlight import EnvMaps
-from mobrecon.synth.forearm import ArmMesh, arm_mesh, sample_arm, wrist_loop
+from mobrecon.synth.forearm import ArmMesh, arm_mesh, sample_arm, turn_away, wrist_loop
 from mobrecon.synth.look_assets import default_cache, load_index
 from mobrecon.synth.photo_backgrounds import PhotoBackgrounds
 from mobrecon.synth.pose_space import N_UNIFORM, random_pose_angles, uniform_poses, varied_angles
-from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, jitter_view, view_camera
-from mobrecon.viz.render import MeshRenderer
+from mobrecon.synth.viewpoints import (N_VIEWS, hemisphere_viewpoints, intrinsics, jitter_view, view_camera,
+                                      view_direction)
+from mobrecon.viz.render import MeshRenderer, RenderResult, vertex_normals
 
 MODES = ("uniform", "random")
 LCM_POSE_VIEW = 41040
@@ -212,7 +213,9 @@ class _Worker:
             # the forearm and the camera draw from their own streams, so that turning them on
             # leaves everything else of sample i (labels, background, skin, light) as it was
             arm_rng = np.random.default_rng([cfg.seed, int(i), 1]) if cfg.forearm > 0 else None
-            arm_shape = sample_arm(arm_rng, cfg.sleeve) if arm_rng is not None and arm_rng.random() < cfg.forearm else None
+            arm_shape = None
+            if arm_rng is not None and arm_rng.random() < cfg.forearm:
+                arm_shape = turn_away(sample_arm(arm_rng, cfg.sleeve), view_direction(lon, lat))
             render = dict(K=K, width=size, height=size, env=env, light_dir=light["light_dir"],
                           ambient=light["ambient"], background=bg)
             if arm_shape is None:
@@ -226,7 +229,8 @@ class _Worker:
                                        arm.regions(regions, self.loop), center=verts_h[k].mean(0))
                 colors[len(vc):] = arm.colors(colors[len(vc):], arm_shape)
                 colors = np.clip(colors * np.asarray(light["color"]), 0, 1)
-                res, rgb, label = hand_and_arm(self.renderer, self.faces, vc, arm, R, t, colors, render)
+                res, label = hand_and_arm(self.renderer, self.faces, vc, arm, R, t, colors, render)
+                rgb = res.rgb
                 occluded = arm_hides(label)
             if rng.random() < cfg.occluder_prob:
                 rgb, occ = draw_occluders(rng, rgb)
@@ -260,30 +264,45 @@ class _Worker:
         return len(idx)
 
 
+def facing_colors(vc: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) colours that, rendered with ambient 1 over black, tell the outside of a mesh
+    from its inside: red 0.5 + 0.5 * cos(outward normal, view ray) (above 0.5: the surface
+    seen faces away, so it is the inside, seen through an opening), blue 1 (the pixel's
+    coverage, to undo the edge blend: cos = 2 red / blue - 1). vc (V, 3) camera coordinates."""
+    n = vertex_normals(vc, faces).astype(np.float64)
+    cos = np.einsum("vc,vc->v", n, vc / np.linalg.norm(vc, axis=1, keepdims=True))
+    return np.stack([0.5 + 0.5 * cos, np.zeros(len(vc)), np.ones(len(vc))], 1)
+
+
 def hand_and_arm(renderer: MeshRenderer, faces: np.ndarray, vc: np.ndarray, arm: ArmMesh, R: np.ndarray,
-                 t: np.ndarray, colors: np.ndarray, render: dict):
+                 t: np.ndarray, colors: np.ndarray, render: dict) -> tuple[RenderResult, np.ndarray]:
     """Render a hand with its forearm; the labels stay the hand's own.
 
     vc (V, 3) the hand in camera coordinates, ``arm`` its
     :class:`~mobrecon.synth.forearm.ArmMesh` (hand frame) and ``R, t`` the hand frame to the
     camera, ``colors`` (V + M, 3) hand and arm vertex colours, ``render`` the other keywords of
-    :meth:`MeshRenderer.render`. Returns ``(hand, rgb, label)``: the hand rendered alone (its
-    ``mask`` and ``depth`` are the hand's own), the picture of hand and arm together (H, W, 3)
-    uint8, and the (H, W) uint8 mask labels with the hand's pixels behind the arm marked
-    ``MASK_OCCLUDED``, as behind an occluder.
+    :meth:`MeshRenderer.render`. Returns ``(hand, label)``: ``hand.rgb`` (H, W, 3) uint8 the
+    picture of hand and arm together, ``hand.mask`` / ``hand.depth`` the hand's own silhouette
+    and depth, and (H, W) uint8 mask labels: the hand's skin behind the arm is
+    ``MASK_OCCLUDED``, as behind an occluder; what the hand alone would show of its own inside
+    through the open wrist is the arm now, not hand (0).
     """
     both = np.concatenate([vc, arm.vertices @ R.T + t])
     together = renderer.render(both, np.concatenate([faces, arm.faces(both)]), color=colors, **render)
-    alone = renderer.render(vc, faces, color=colors[:len(vc)], **{**render, "background": None})
-    label = alone.mask.astype(np.uint8) * storage.MASK_VISIBLE
+    alone = renderer.render(vc, faces, render["K"], render["width"], render["height"],
+                            color=facing_colors(vc, faces), ambient=1.0)
+    z = alone.depth
     # an edge pixel's depth mixes what covers it: at the seam, where the wrist loop turns into
     # the arm, allow the hand's own depth spread around the pixel on top of the tolerance
-    z = alone.depth
     box = np.ones((3, 3), np.uint8)
     spread = cv2.dilate(z, box) - cv2.erode(np.where(alone.mask, z, np.float32(np.inf)), box)
-    behind = alone.mask & (together.depth < z - ARM_IN_FRONT - np.minimum(spread, 0.05))
-    label[behind] = storage.MASK_OCCLUDED
-    return alone, together.rgb, label
+    nearer = alone.mask & (together.depth < z - ARM_IN_FRONT - np.minimum(spread, 0.05))
+    red, blue = alone.rgb[..., 0].astype(np.float32), alone.rgb[..., 2].astype(np.float32)
+    inside = 2.0 * red > blue  # cos > 0
+    mask = alone.mask & ~(nearer & inside)
+    label = mask.astype(np.uint8) * storage.MASK_VISIBLE
+    label[nearer & ~inside] = storage.MASK_OCCLUDED
+    return RenderResult(together.rgb, mask, np.where(mask, z, np.float32(0))), label
 
 
 def arm_hides(label: np.ndarray) -> bool:

@@ -45,12 +45,12 @@ from mobrecon.hand.regions import skin_regions
 from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
 from mobrecon.synth.appearance import BACKGROUND_KINDS, make_background, sample_light, skin_tone, vertex_colors
-from mobrecon.synth.forearm import arm_mesh, sample_arm, wrist_loop
+from mobrecon.synth.forearm import arm_mesh, sample_arm, turn_away, wrist_loop
 from mobrecon.synth.generator import arm_hides, build_set, hand_and_arm, nearest_view
 from mobrecon.synth.pose_space import uniform_poses
 from mobrecon.synth.trajectories import (KEY_SOURCES, PoseTrack, ViewTrack, crop_intrinsics, crop_to_frame, crop_track,
                                          pose_track, square_boxes, view_track)
-from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, view_camera
+from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, view_camera, view_direction
 from mobrecon.viz.render import MeshRenderer
 
 
@@ -227,8 +227,9 @@ class _VideoWorker:
             rest = self.hand(None, torch.as_tensor(plan.shape, dtype=torch.float32)[None]).vertices[0].double().numpy()
         regions = skin_regions(self.hand)  # per vertex, from the rest mesh
         arm_shape = None
-        if cfg.forearm > 0 and rngs["arm"].random() < cfg.forearm:
-            arm_shape = sample_arm(rngs["arm"], cfg.sleeve)
+        if cfg.forearm > 0 and rngs["arm"].random() < cfg.forearm:  # bent away from the camera's mean direction
+            towards = view_direction(plan.view.lon, plan.view.lat).mean(0)
+            arm_shape = turn_away(sample_arm(rngs["arm"], cfg.sleeve), towards)
         if arm_shape is None:
             colors = vertex_colors(look, rest, skin, regions)
         else:  # colours from the rest pose's arm: its vertices are the same in every frame
@@ -258,7 +259,8 @@ class _VideoWorker:
                 occluded = False
             else:  # the arm follows the wrist: rebuilt on this frame's hand, in the hand frame
                 arm = arm_mesh((vc - plan.t[f]) @ plan.R[f], self.loop, arm_shape)
-                res, rgb, label = hand_and_arm(self.renderer, self.faces, vc, arm, plan.R[f], plan.t[f], colors, render)
+                res, label = hand_and_arm(self.renderer, self.faces, vc, arm, plan.R[f], plan.t[f], colors, render)
+                rgb = res.rgb
                 occluded = arm_hides(label)
             if camera is not None:
                 rgb = camera.apply(rgb, rngs["camera"])
