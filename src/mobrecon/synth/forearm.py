@@ -179,7 +179,8 @@ def _stations(shape: ArmShape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     distances make a sharp edge: a colour boundary or, with different radii, the cuff's
     annulus), a radius factor over the arm's own (n,) and the ring's colour part (n,) int
     (:data:`SKIN`, :data:`CLOTH`, :data:`CLOTH2`, :data:`SHADOW`). Station 0 is the wrist loop."""
-    skin_s = np.concatenate([np.arange(0.0, BEND_LENGTH, 0.01), np.arange(BEND_LENGTH, ARM_LENGTH + 1e-9, 0.03)])
+    straight = np.linspace(BEND_LENGTH, ARM_LENGTH, round((ARM_LENGTH - BEND_LENGTH) / 0.03) + 1)  # ~3 cm apart
+    skin_s = np.concatenate([np.arange(0.0, BEND_LENGTH, 0.01), straight])
     if shape.sleeve is None:
         return skin_s, np.ones(len(skin_s)), np.zeros(len(skin_s), np.int64)
     c = shape.sleeve
