@@ -174,6 +174,18 @@ def _smoothstep(x, lo: float, hi: float):
     return t * t * (3.0 - 2.0 * t)
 
 
+def _bend(shape: ArmShape, s: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) rotations of the arm at distances s (n,) from the wrist ring: the bend
+    R_x(flexion f) @ R_z(deviation f) with f rising smoothly from 0 to 1 over the first
+    :data:`BEND_LENGTH` (the same product as :func:`arm_direction`'s at f = 1)."""
+    f = _smoothstep(s, 0.0, BEND_LENGTH)
+    ca, sa = np.cos(shape.flexion * f), np.sin(shape.flexion * f)
+    cb, sb = np.cos(shape.deviation * f), np.sin(shape.deviation * f)
+    z = np.zeros_like(f)
+    return np.stack([np.stack([cb, -sb, z], -1), np.stack([ca * sb, ca * cb, -sa], -1),
+                     np.stack([sa * sb, sa * cb, ca], -1)], -2)
+
+
 def _stations(shape: ArmShape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rings along the arm: distance s (n,) m from the wrist ring (non-decreasing; equal
     distances make a sharp edge: a colour boundary or, with different radii, the cuff's
@@ -300,25 +312,21 @@ def arm_mesh(vertices: np.ndarray, loop: np.ndarray, shape: ArmShape) -> ArmMesh
     s, scale, part = _stations(shape)
     n, L = len(s), len(loop)
 
-    def bend(x):
-        f = _smoothstep(x, 0.0, BEND_LENGTH)
-        return [_rot(0, shape.flexion * t) @ _rot(2, shape.deviation * t) for t in np.atleast_1d(f)]
-
     # centre line: integrate the bent direction over the bend, straight beyond it
     fine = np.linspace(0.0, BEND_LENGTH, 21)
-    mids = bend(0.5 * (fine[1:] + fine[:-1]))
-    steps = np.stack([R @ np.array([0.0, -1.0, 0.0]) for R in mids]) * np.diff(fine)[:, None]
+    steps = _bend(shape, 0.5 * (fine[1:] + fine[:-1]))[:, :, 1] * -np.diff(fine)[:, None]  # R @ (0, -1, 0)
     line = c0 + np.concatenate([np.zeros((1, 3)), np.cumsum(steps, 0)])
-    d_end = bend(BEND_LENGTH)[0] @ np.array([0.0, -1.0, 0.0])
-    centres = np.stack([np.array([np.interp(x, fine, line[:, k]) for k in range(3)]) if x <= BEND_LENGTH
-                        else line[-1] + (x - BEND_LENGTH) * d_end for x in s])
+    d_end = -_bend(shape, np.array([BEND_LENGTH]))[0, :, 1]
+    centres = np.where((s <= BEND_LENGTH)[:, None],
+                       np.stack([np.interp(s, fine, line[:, k]) for k in range(3)], 1),
+                       line[-1] + (s - BEND_LENGTH)[:, None] * d_end)
     grow = _smoothstep(s, 0.0, 0.65 * shape.forearm_length)
     sx = (1.0 + (shape.widen[0] - 1.0) * grow) * scale
     sz = (1.0 + (shape.widen[1] - 1.0) * grow) * scale
     theta = 2 * math.pi * np.arange(L) / L
     fold = np.where(part[:, None] == SKIN, 0.0, _wrinkle(shape, s, theta))   # (n, L)
     local = off[None] * np.stack([sx, np.ones(n), sz], 1)[:, None] * (1.0 + fold)[..., None]
-    rings = np.stack([centres[k] + local[k] @ R.T for k, R in enumerate(bend(s))])   # (n, L, 3)
+    rings = centres[:, None] + np.einsum("nij,nlj->nli", _bend(shape, s), local)     # (n, L, 3)
     rings[0] = ring0                                   # station 0 is the hand's own loop
     nv = len(vertices)
     ring_ids = np.concatenate([loop[None], nv + np.arange((n - 1) * L).reshape(n - 1, L)])

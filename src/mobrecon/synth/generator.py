@@ -18,6 +18,13 @@ With ``photo_bg`` / ``env_light`` (shares, default 0) the look cache of
 (:mod:`mobrecon.synth.photo_backgrounds`) and image-based light from HDR environment maps
 (:mod:`mobrecon.synth.envlight`; ``env_bg`` of those images show the map itself behind the
 hand); without a cache the generator notes it once and uses procedural backgrounds and lamps.
+With ``forearm`` (a share, default 0) the hand is rendered with a forearm
+(:mod:`mobrecon.synth.forearm`; half of them in a sleeve, ``sleeve``) that is no part of the
+labels: the mask and depth stay the hand's own (:func:`hand_and_arm`); with ``camera_fx`` that
+share of images goes through :mod:`mobrecon.camera_effects` (exposure, white balance,
+vignetting, defocus, motion blur, sensor noise). Both draw from their own random streams
+((seed, i, 1) and (seed, i, 2)), so a sample's labels and the rest of its look do not depend on
+them, and at 0 a set is byte for byte what it was before they existed.
 Layout on disk: :mod:`mobrecon.synth.storage`. The shard loop (:func:`run_shards`: resume,
 worker processes, progress) and the settings check (:func:`check_config`) also drive the video
 generator, :mod:`mobrecon.synth.video`.

@@ -20,7 +20,12 @@ resumes by skipping complete sequences. Within a sequence (motion: :mod:`~mobrec
 * background image, skin tone and vertex colours, light (fixed in camera space) and the
   photometric augmentation's colour transform, blur and fixed-pattern noise stay constant;
   only an extra luminance noise (sigma 0.5-3 levels, fixed per sequence) is drawn per frame.
-  There are no occluders (they would pop in and out).
+  There are no occluders (they would pop in and out);
+* with ``forearm`` (a share of sequences) the hand has a forearm of one shape for the whole
+  sequence (:mod:`~mobrecon.synth.forearm`, bent away from the camera's mean direction), rebuilt
+  on every frame's wrist loop so it follows the wrist; with ``camera_fx`` a share of sequences
+  is seen through one camera (:func:`mobrecon.camera_effects.sample_camera` without motion
+  blur), its sensor noise drawn per frame. Neither changes a label.
 
 Storage: the layout of :mod:`mobrecon.synth.storage` with one shard per sequence
 (``shard_{s:05d}`` = ``seq_{s:05d}``, frames in order, global index ``s * frames + f``), so
