@@ -46,10 +46,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mobrecon.camera_effects import sample_camera
 from mobrecon.hand.lbs import matrix_to_axis_angle
 from mobrecon.hand.load import load_hand
 from mobrecon.hand.regions import skin_regions
-from mobrecon.camera_effects import sample_camera
 from mobrecon.io_utils import atomic_write_text, folder_lock
 from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
