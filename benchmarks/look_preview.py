@@ -1,6 +1,6 @@
-"""Preview of the synthetic look (issue 19): the same samples (seed, index: same pose, view,
-background kind and skin) in the old look and in the new one (forearm, photo backgrounds,
-camera effects), above a row of real close-ups from ../shared/realdata/sign-language-digits
+"""Preview of the synthetic look (issue 19): the same samples (seed, index: same pose and view;
+photo backgrounds change the other random draws of the look) in the old look and in the new
+one (forearm, photo backgrounds, camera effects), above a row of real close-ups from ../shared/realdata/sign-language-digits
 (Apache-2.0, Mavi, arXiv:2011.08927; shown only, never copied into the repo apart from this
 small preview). Prints the generation speed of both looks.
 
