@@ -135,6 +135,8 @@ def test_cli_synth_and_preview(made, tmp_path, capsys):
     (["synth", "--out", "X", "--count", "5", "--size", "8"], "--size"),
     (["synth", "--preview", "/nonexistent/dir", "--png", "g.png"], "no such directory"),
     (["synth", "--count", "5"], "--out"),
+    (["synth", "--out", "X", "--count", "5", "--forearm", "2"], "--forearm"),
+    (["synth", "--video", "--out", "X", "--sequences", "1", "--frames", "2", "--camera-fx", "-1"], "--camera-fx"),
 ])
 def test_cli_synth_bad_input(argv, msg, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -210,7 +210,8 @@ def cmd_synth(args) -> int:
                       shard_size=args.shard_size, jitter=not args.no_jitter, splay=args.splay,
                       shape=args.shape_scale, occluder_prob=args.occluders,
                       photometric=not args.no_photometric, photo_bg=args.photo_bg,
-                      env_light=args.env_light, env_bg=args.env_bg)
+                      env_light=args.env_light, env_bg=args.env_bg, forearm=args.forearm, sleeve=args.sleeve,
+                      camera_fx=args.camera_fx)
     summary = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
     run = summary["last_run"]
     speed = f", {run['images_per_second']} images/s" if run["images"] else " (nothing left to do)"
@@ -677,7 +678,8 @@ def _synth_video(args) -> int:
     if not args.out or args.sequences is None or args.frames is None:
         raise UserError("synth --video needs --out DIR, --sequences N and --frames N")
     cfg = VideoConfig(sequences=args.sequences, frames=args.frames, fps=args.fps, seed=args.seed, size=args.size,
-                      shape=args.shape_scale, photometric=not args.no_photometric)
+                      shape=args.shape_scale, photometric=not args.no_photometric, forearm=args.forearm,
+                      sleeve=args.sleeve, camera_fx=args.camera_fx)
     summary = generate_video(args.out, cfg, workers=args.workers, progress=not args.quiet)
     print(f"{args.out}: {summary['count']} frames in {cfg.sequences} sequence(s) at {cfg.fps:g} fps")
     return 0
@@ -789,6 +791,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of images lit by an HDR environment map of the look cache")
     y.add_argument("--env-bg", type=float, default=0.3,
                    help="of the HDR-lit images, the share with the map itself as background")
+    y.add_argument("--forearm", type=float, default=0.0,
+                   help="share of images (video: sequences) with a forearm, not part of the labels")
+    y.add_argument("--sleeve", type=float, default=0.5, help="of the forearms, the share wearing a sleeve")
+    y.add_argument("--camera-fx", type=float, default=0.0, help="share of images (video: sequences) through "
+                   "camera effects: exposure, white balance, vignetting, defocus, motion blur, sensor noise")
     y.add_argument("--fetch-look", nargs="?", const="-", metavar="CACHE",
                    help="instead: download and prepare the openly licensed photos and HDR maps into CACHE "
                         "(default $MOBRECON_LOOK_CACHE or ~/.cache/mobrecon/look)")

@@ -4,6 +4,9 @@ have given it (colour jitter, gamma, blur, sensor noise, JPEG artefacts).
 Used on generated images (:mod:`mobrecon.synth`), on training crops
 (:mod:`mobrecon.data.transform`) and on the detector's and handedness classifier's training
 images (:mod:`mobrecon.detect`); randomness comes from an explicit ``np.random.Generator``.
+What a real camera adds in linear light (exposure, white balance, vignetting, defocus, motion
+blur, signal-dependent sensor noise) is :mod:`mobrecon.camera_effects`, which the generators
+apply before this.
 """
 
 from __future__ import annotations

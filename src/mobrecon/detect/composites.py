@@ -4,9 +4,10 @@ Each image is ``size`` x ``size`` (256 by default): a procedural background
 (:func:`mobrecon.synth.appearance.make_background`), sometimes skin-coloured distractor blobs,
 then 0, 1 or 2 synthetic OpenHand hands rendered at random positions, scales (hand box side
 roughly ``min_box``..``max_box`` pixels, log-uniform), viewpoints and in-plane rotations, often
-with a forearm (the mesh's open wrist loop extruded back along the arm, bent at the wrist), then
-sometimes occluders and photometric degradation. A left hand is the right hand rendered into
-the horizontally mirrored canvas: a mirrored right hand is a left hand.
+with a forearm (the mesh's open wrist loop extruded back along the arm, bent at the wrist;
+:func:`mobrecon.synth.forearm.forearm`), then sometimes occluders and photometric degradation.
+A left hand is the right hand rendered into the horizontally mirrored canvas: a mirrored right
+hand is a left hand.
 
 Ground truth per hand: ``box`` (x0, y0, x1, y1) pixels, the tight box of the hand's projected
 vertices (the forearm excluded) clipped to the image, and ``left`` (handedness). Sample ``i``
@@ -37,6 +38,7 @@ from mobrecon.io_utils import atomic_path, atomic_save_npz
 from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
 from mobrecon.synth.appearance import draw_occluders, make_background, sample_light, skin_tone, vertex_colors
+from mobrecon.synth.forearm import forearm, wrist_loop
 from mobrecon.synth.generator import build_set
 from mobrecon.synth.pose_space import random_pose_angles, uniform_poses
 from mobrecon.synth.viewpoints import view_camera
@@ -81,51 +83,6 @@ class CompositeConfig:
 
     def shard_range(self, shard: int) -> range:
         return range(shard * self.shard_size, min(self.count, (shard + 1) * self.shard_size))
-
-
-def wrist_loop(faces: np.ndarray) -> np.ndarray:
-    """(L,) vertex ids of the mesh's one boundary loop (the open wrist), in order along it."""
-    f = np.asarray(faces, np.int64)
-    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    have = {(int(a), int(b)) for a, b in edges}
-    nxt = {int(a): int(b) for a, b in edges if (int(b), int(a)) not in have}
-    if not nxt:
-        raise ValueError("the mesh has no boundary loop")
-    start = min(nxt)
-    loop = [start]
-    while nxt[loop[-1]] != start:
-        loop.append(nxt[loop[-1]])
-        if len(loop) > len(nxt):
-            raise ValueError("the mesh's boundary is not one simple loop")
-    return np.asarray(loop, np.int64)
-
-
-def _rot(axis: int, a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    i, j = [k for k in range(3) if k != axis]
-    R = np.eye(3)
-    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
-    return R
-
-
-def forearm(vertices: np.ndarray, loop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A forearm for a hand in its own frame (+y towards the fingers): the wrist loop extruded
-    0.2-0.3 m back along -y, widening by 5-25 %, bent at the wrist (flexion +-40 degrees,
-    deviation +-15). vertices (V, 3) -> (new vertices (2L, 3): a ring at the wrist, a ring at
-    the elbow end, and faces (2L, 3) indexing into ``vertices`` + the new vertices)."""
-    ring = vertices[loop]
-    c = ring.mean(0)
-    R = _rot(0, rng.uniform(-0.7, 0.7)) @ _rot(2, rng.uniform(-0.26, 0.26))
-    length, widen = rng.uniform(0.2, 0.3), rng.uniform(1.05, 1.25)
-    far = c + (ring - c) @ R.T * widen + length * (R @ np.array([0.0, -1.0, 0.0]))
-    near = c + (ring - c) * 1.0  # the wrist ring itself, duplicated so the arm gets its own colours
-    n, L = len(vertices), len(loop)
-    a = np.arange(L)
-    b = (a + 1) % L
-    w0, w1 = n + a, n + b            # near ring
-    e0, e1 = n + L + a, n + L + b    # far ring
-    faces = np.concatenate([np.stack([w1, w0, e0], 1), np.stack([w1, e0, e1], 1)])
-    return np.concatenate([near, far]), faces
 
 
 def _skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:

@@ -572,7 +572,7 @@ def _nail_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
 
 
 def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarray,
-                  regions=None) -> np.ndarray:
+                  regions=None, center: np.ndarray | None = None) -> np.ndarray:
     """Per-vertex skin colours: smooth low-frequency variation, and with ``regions`` a lighter
     palm side, fingernails and palm creases.
 
@@ -584,6 +584,9 @@ def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarr
             ``palmar``, ``nail`` and ``crease`` arrays, each (V,) in [0, 1] (e.g.
             :func:`mobrecon.hand.regions.skin_regions` of the hand model, which are computed
             on the rest mesh and apply to any pose).
+        center: (3,) the point the colour fields are centred on; default the vertices' mean.
+            Colouring a hand plus extra vertices (a forearm) with the hand's own mean gives the
+            hand the colours it gets alone and continues them onto the extra vertices.
 
     Returns:
         (V, 3) float64 RGB in [0, 1]: ``base`` slightly darkened and reddened by two smooth
@@ -598,7 +601,10 @@ def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarr
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"vertices must be (V, 3), got {p.shape}")
     base = np.asarray(base, np.float64).reshape(3)
-    p = p - p.mean(0) if len(p) else p
+    if center is not None:
+        p = p - np.asarray(center, np.float64).reshape(3)
+    elif len(p):
+        p = p - p.mean(0)
     col = _skin_variation(rng, p, base)
     if regions is not None:
         w = {k: np.asarray(getattr(regions, k), np.float64) for k in ("palmar", "nail", "crease")}

@@ -18,6 +18,13 @@ With ``photo_bg`` / ``env_light`` (shares, default 0) the look cache of
 (:mod:`mobrecon.synth.photo_backgrounds`) and image-based light from HDR environment maps
 (:mod:`mobrecon.synth.envlight`; ``env_bg`` of those images show the map itself behind the
 hand); without a cache the generator notes it once and uses procedural backgrounds and lamps.
+With ``forearm`` (a share, default 0) the hand is rendered with a forearm
+(:mod:`mobrecon.synth.forearm`; half of them in a sleeve, ``sleeve``) that is no part of the
+labels: the mask and depth stay the hand's own (:func:`hand_and_arm`); with ``camera_fx`` that
+share of images goes through :mod:`mobrecon.camera_effects` (exposure, white balance,
+vignetting, defocus, motion blur, sensor noise). Both draw from their own random streams
+((seed, i, 1) and (seed, i, 2)), so a sample's labels and the rest of its look do not depend on
+them, and at 0 a set is byte for byte what it was before they existed.
 Layout on disk: :mod:`mobrecon.synth.storage`. The shard loop (:func:`run_shards`: resume,
 worker processes, progress) and the settings check (:func:`check_config`) also drive the video
 generator, :mod:`mobrecon.synth.video`.
@@ -34,10 +41,12 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from mobrecon.camera_effects import sample_camera
 from mobrecon.hand.lbs import matrix_to_axis_angle
 from mobrecon.hand.load import load_hand
 from mobrecon.hand.regions import skin_regions
@@ -47,16 +56,20 @@ from mobrecon.synth import storage
 from mobrecon.synth.appearance import (BACKGROUND_KINDS, draw_occluders, make_background, sample_light, skin_tone,
                                        vertex_colors)
 from mobrecon.synth.envlight import EnvMaps
+from mobrecon.synth.forearm import ArmMesh, arm_mesh, sample_arm, turn_away, wrist_loop
 from mobrecon.synth.look_assets import default_cache, load_index
 from mobrecon.synth.photo_backgrounds import PhotoBackgrounds
 from mobrecon.synth.pose_space import N_UNIFORM, random_pose_angles, uniform_poses, varied_angles
-from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, jitter_view, view_camera
-from mobrecon.viz.render import MeshRenderer
+from mobrecon.synth.viewpoints import (N_VIEWS, hemisphere_viewpoints, intrinsics, jitter_view, view_camera,
+                                      view_direction)
+from mobrecon.viz.render import MeshRenderer, RenderResult, vertex_normals
 
 MODES = ("uniform", "random")
 LCM_POSE_VIEW = 41040
 # the ``background`` annotation indexes this: the procedural kinds, then photo and HDR map
 LOOK_BACKGROUNDS = (*BACKGROUND_KINDS, "photo", "envmap")
+ARM_IN_FRONT = 0.003  # m: a hand pixel with the arm this much nearer the camera is hidden by it
+ARM_HIDES = 0.02      # the share of the hand's pixels the arm must hide to set ``occluded``
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,9 @@ class SynthConfig:
     photo_bg: float = 0.0        # share of backgrounds that are photos (look cache)
     env_light: float = 0.0       # share of images lit by an HDR environment map (look cache)
     env_bg: float = 0.3          # of those, the share with the map itself as background
+    forearm: float = 0.0         # share of images with a forearm (not in the labels)
+    sleeve: float = 0.5          # of those, the share with a sleeve
+    camera_fx: float = 0.0       # share of images through camera effects (blur, noise, vignetting, ...)
 
     def check(self) -> None:
         if self.count < 1:
@@ -88,7 +104,7 @@ class SynthConfig:
             raise ValueError(f"--size must be between 32 and 1024, got {self.size}")
         if self.shard_size < 1:
             raise ValueError(f"shard size must be positive, got {self.shard_size}")
-        for name in ("photo_bg", "env_light", "env_bg"):
+        for name in ("photo_bg", "env_light", "env_bg", "forearm", "sleeve", "camera_fx"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"--{name.replace('_', '-')} must be a share in [0, 1], got {v}")
@@ -116,6 +132,7 @@ class _Worker:
         self.root = Path(root)
         self.hand = load_hand("openhand")
         self.faces = self.hand.faces.numpy().astype(np.int64)
+        self.loop = wrist_loop(self.faces)
         self.uniform = uniform_poses(self.hand) if cfg.mode == "uniform" else None
         self.grid = hemisphere_viewpoints()
         self.renderer = MeshRenderer()
@@ -200,16 +217,37 @@ class _Worker:
                 bg, kind = make_background(rng, size)
             light = env_summary(env) if env is not None else sample_light(rng)  # (old order kept)
             base = skin_tone(rng)
-            colors = np.clip(vertex_colors(rng, verts_h[k], base, regions) * np.asarray(light["color"]), 0, 1)
-            res = self.renderer.render(vc, self.faces, K, size, size, color=colors, env=env,
-                                       light_dir=light["light_dir"], ambient=light["ambient"], background=bg)
-            rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE
-            occluded = False
+            # the forearm and the camera draw from their own streams, so that turning them on
+            # leaves everything else of sample i (labels, background, skin, light) as it was
+            arm_rng = np.random.default_rng([cfg.seed, int(i), 1]) if cfg.forearm > 0 else None
+            arm_shape = None
+            if arm_rng is not None and arm_rng.random() < cfg.forearm:
+                arm_shape = turn_away(sample_arm(arm_rng, cfg.sleeve), view_direction(lon, lat))
+            render = dict(K=K, width=size, height=size, env=env, light_dir=light["light_dir"],
+                          ambient=light["ambient"], background=bg)
+            if arm_shape is None:
+                colors = np.clip(vertex_colors(rng, verts_h[k], base, regions) * np.asarray(light["color"]), 0, 1)
+                res = self.renderer.render(vc, self.faces, color=colors, **render)
+                rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE
+                occluded = False
+            else:
+                arm = arm_mesh(verts_h[k], self.loop, arm_shape)
+                colors = vertex_colors(rng, np.concatenate([verts_h[k], arm.vertices]), base,
+                                       arm.regions(regions, self.loop), center=verts_h[k].mean(0))
+                colors[len(vc):] = arm.colors(colors[len(vc):], arm_shape)
+                colors = np.clip(colors * np.asarray(light["color"]), 0, 1)
+                res, label = hand_and_arm(self.renderer, self.faces, vc, arm, R, t, colors, render)
+                rgb = res.rgb
+                occluded = arm_hides(label)
             if rng.random() < cfg.occluder_prob:
                 rgb, occ = draw_occluders(rng, rgb)
                 hidden = occ & res.mask
                 label[hidden] = storage.MASK_OCCLUDED
-                occluded = bool(hidden.any())
+                occluded = occluded or bool(hidden.any())
+            if cfg.camera_fx > 0:
+                fx_rng = np.random.default_rng([cfg.seed, int(i), 2])
+                if fx_rng.random() < cfg.camera_fx:
+                    rgb = sample_camera(fx_rng, size).apply(rgb, fx_rng)
             if cfg.photometric:
                 rgb = augment_photometric(rng, rgb)
             encoded.append(storage.encode_sample(rgb, label, res.depth))
@@ -231,6 +269,54 @@ class _Worker:
                 ann[name].append(row[name])
         storage.write_shard(storage.shard_dir(self.root, shard), encoded, np.stack(verts_rel), ann)
         return len(idx)
+
+
+def facing_colors(vc: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) colours that, rendered with ambient 1 over black, tell the outside of a mesh
+    from its inside: red 0.5 + 0.5 * cos(outward normal, view ray) (above 0.5: the surface
+    seen faces away, so it is the inside, seen through an opening), blue 1 (the pixel's
+    coverage, to undo the edge blend: cos = 2 red / blue - 1). vc (V, 3) camera coordinates."""
+    n = vertex_normals(vc, faces).astype(np.float64)
+    cos = np.einsum("vc,vc->v", n, vc / np.linalg.norm(vc, axis=1, keepdims=True))
+    return np.stack([0.5 + 0.5 * cos, np.zeros(len(vc)), np.ones(len(vc))], 1)
+
+
+def hand_and_arm(renderer: MeshRenderer, faces: np.ndarray, vc: np.ndarray, arm: ArmMesh, R: np.ndarray,
+                 t: np.ndarray, colors: np.ndarray, render: dict) -> tuple[RenderResult, np.ndarray]:
+    """Render a hand with its forearm; the labels stay the hand's own.
+
+    vc (V, 3) the hand in camera coordinates, ``arm`` its
+    :class:`~mobrecon.synth.forearm.ArmMesh` (hand frame) and ``R, t`` the hand frame to the
+    camera, ``colors`` (V + M, 3) hand and arm vertex colours, ``render`` the other keywords of
+    :meth:`MeshRenderer.render`. Returns ``(hand, label)``: ``hand.rgb`` (H, W, 3) uint8 the
+    picture of hand and arm together, ``hand.mask`` / ``hand.depth`` the hand's own silhouette
+    and depth, and (H, W) uint8 mask labels: the hand's skin behind the arm is
+    ``MASK_OCCLUDED``, as behind an occluder; what the hand alone would show of its own inside
+    through the open wrist is the arm now, not hand (0).
+    """
+    both = np.concatenate([vc, arm.vertices @ R.T + t])
+    together = renderer.render(both, np.concatenate([faces, arm.faces(both)]), color=colors, **render)
+    alone = renderer.render(vc, faces, render["K"], render["width"], render["height"],
+                            color=facing_colors(vc, faces), ambient=1.0)
+    z = alone.depth
+    # an edge pixel's depth mixes what covers it: at the seam, where the wrist loop turns into
+    # the arm, allow the hand's own depth spread around the pixel on top of the tolerance
+    box = np.ones((3, 3), np.uint8)
+    spread = cv2.dilate(z, box) - cv2.erode(np.where(alone.mask, z, np.float32(np.inf)), box)
+    nearer = alone.mask & (together.depth < z - ARM_IN_FRONT - np.minimum(spread, 0.05))
+    red, blue = alone.rgb[..., 0].astype(np.float32), alone.rgb[..., 2].astype(np.float32)
+    inside = 2.0 * red > blue  # cos > 0
+    mask = alone.mask & ~(nearer & inside)
+    label = mask.astype(np.uint8) * storage.MASK_VISIBLE
+    label[nearer & ~inside] = storage.MASK_OCCLUDED
+    return RenderResult(together.rgb, mask, np.where(mask, z, np.float32(0))), label
+
+
+def arm_hides(label: np.ndarray) -> bool:
+    """Whether the forearm hides a real part of the hand in (H, W) mask labels: at least
+    :data:`ARM_HIDES` of its pixels (the hand's open wrist seen past the seam does not count)."""
+    hand = int(np.count_nonzero(label))
+    return hand > 0 and np.count_nonzero(label == storage.MASK_OCCLUDED) >= ARM_HIDES * hand
 
 
 def load_look(photo_bg: float, env_light: float, warn=print):

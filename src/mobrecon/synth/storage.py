@@ -8,7 +8,8 @@
       shard_00000/             samples [0, shard_size) (video sets: sequence 0, see below)
         rgb.bin                concatenated JPEG images (quality 95), H x W x 3
         mask.bin               concatenated 8-bit PNGs: 0 background, 1 visible hand,
-                               2 hand hidden behind an occluder
+                               2 hand hidden behind an occluder or the forearm (the
+                               forearm itself is not hand: 0 where it is seen)
         depth.bin              concatenated 16-bit PNGs: camera z in units of 0.1 mm, 0 = no hand
         vertices.npy           (N, V, 3) float16: vertices in camera space minus ``root``
                                (metres; memory-mapped when read)
@@ -67,7 +68,7 @@ ANNOTATIONS = {
     "light_color": ("f4", (3,), "light colour, RGB"),
     "ambient": ("f4", (), "ambient intensity"),
     "background": ("i1", (), "background kind (index into summary.json's background_kinds)"),
-    "occluded": ("?", (), "an occluding shape was drawn over the hand"),
+    "occluded": ("?", (), "an occluding shape was drawn over the hand, or the forearm hides 2 % of it or more"),
     "sequence": ("U16", (), "video sequence name ('seq_00003'), '' in image sets"),
     "frame": ("i4", (), "frame number within the sequence, -1 in image sets"),
     "crop": ("f4", (3,), "crop window in the video frame: centre u, v and side, frame pixels "

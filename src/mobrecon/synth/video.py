@@ -20,7 +20,12 @@ resumes by skipping complete sequences. Within a sequence (motion: :mod:`~mobrec
 * background image, skin tone and vertex colours, light (fixed in camera space) and the
   photometric augmentation's colour transform, blur and fixed-pattern noise stay constant;
   only an extra luminance noise (sigma 0.5-3 levels, fixed per sequence) is drawn per frame.
-  There are no occluders (they would pop in and out).
+  There are no occluders (they would pop in and out);
+* with ``forearm`` (a share of sequences) the hand has a forearm of one shape for the whole
+  sequence (:mod:`~mobrecon.synth.forearm`, bent away from the camera's mean direction), rebuilt
+  on every frame's wrist loop so it follows the wrist; with ``camera_fx`` a share of sequences
+  is seen through one camera (:func:`mobrecon.camera_effects.sample_camera` without motion
+  blur), its sensor noise drawn per frame. Neither changes a label.
 
 Storage: the layout of :mod:`mobrecon.synth.storage` with one shard per sequence
 (``shard_{s:05d}`` = ``seq_{s:05d}``, frames in order, global index ``s * frames + f``), so
@@ -38,17 +43,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mobrecon.camera_effects import sample_camera
 from mobrecon.hand.lbs import matrix_to_axis_angle
 from mobrecon.hand.load import load_hand
 from mobrecon.hand.regions import skin_regions
 from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
 from mobrecon.synth.appearance import BACKGROUND_KINDS, make_background, sample_light, skin_tone, vertex_colors
-from mobrecon.synth.generator import build_set, nearest_view
+from mobrecon.synth.forearm import arm_mesh, sample_arm, turn_away, wrist_loop
+from mobrecon.synth.generator import arm_hides, build_set, hand_and_arm, nearest_view
 from mobrecon.synth.pose_space import uniform_poses
 from mobrecon.synth.trajectories import (KEY_SOURCES, PoseTrack, ViewTrack, crop_intrinsics, crop_to_frame, crop_track,
                                          pose_track, square_boxes, view_track)
-from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, view_camera
+from mobrecon.synth.viewpoints import N_VIEWS, hemisphere_viewpoints, intrinsics, view_camera, view_direction
 from mobrecon.viz.render import MeshRenderer
 
 
@@ -74,6 +81,9 @@ class VideoConfig:
     frame_size: int = 640         # the virtual video frame the crops are taken from, pixels
     frame_fov_deg: float = 60.0
     photometric: bool = True
+    forearm: float = 0.0          # share of sequences with a forearm (shape drawn once per sequence)
+    sleeve: float = 0.5           # of those, the share with a sleeve
+    camera_fx: float = 0.0        # share of sequences through camera effects (one camera per sequence)
 
     def check(self) -> None:
         if self.sequences < 1:
@@ -96,6 +106,10 @@ class VideoConfig:
             raise ValueError("crop_jitter, crop_smooth_s, view_speed and shape must be >= 0")
         if self.frame_size < 32 or not 0 < self.frame_fov_deg < 150:
             raise ValueError(f"bad video frame {self.frame_size} px, {self.frame_fov_deg} degrees")
+        for name in ("forearm", "sleeve", "camera_fx"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a share in [0, 1], got {v}")
 
     @property
     def count(self) -> int:
@@ -120,7 +134,7 @@ def frame_intrinsics(cfg: VideoConfig) -> np.ndarray:
 
 def _streams(cfg: VideoConfig, s: int) -> dict[str, np.random.Generator]:
     """Independent random streams of sequence ``s`` (depend on (seed, s) only)."""
-    names = ("shape", "pose", "view", "crop", "look", "noise")
+    names = ("shape", "pose", "view", "crop", "look", "noise", "arm", "camera")  # new ones last: old streams stay
     kids = np.random.SeedSequence([cfg.seed, s]).spawn(len(names))
     return {n: np.random.default_rng(k) for n, k in zip(names, kids)}
 
@@ -196,6 +210,7 @@ class _VideoWorker:
         self.cfg, self.root = cfg, Path(root)
         self.hand = load_hand("openhand")
         self.faces = self.hand.faces.numpy().astype(np.int64)
+        self.loop = wrist_loop(self.faces)
         self.table = uniform_poses(self.hand).angles.double().numpy() if cfg.keys == "uniform" else None
         self.grid = hemisphere_viewpoints()
         self.renderer = MeshRenderer()
@@ -216,7 +231,21 @@ class _VideoWorker:
         with torch.no_grad():
             rest = self.hand(None, torch.as_tensor(plan.shape, dtype=torch.float32)[None]).vertices[0].double().numpy()
         regions = skin_regions(self.hand)  # per vertex, from the rest mesh
-        colors = np.clip(vertex_colors(look, rest, skin, regions) * np.asarray(light["color"]), 0, 1)
+        arm_shape = None
+        if cfg.forearm > 0 and rngs["arm"].random() < cfg.forearm:  # bent away from the camera's mean direction
+            towards = view_direction(plan.view.lon, plan.view.lat).mean(0)
+            arm_shape = turn_away(sample_arm(rngs["arm"], cfg.sleeve), towards)
+        if arm_shape is None:
+            colors = vertex_colors(look, rest, skin, regions)
+        else:  # colours from the rest pose's arm: its vertices are the same in every frame
+            arm = arm_mesh(rest, self.loop, arm_shape)
+            colors = vertex_colors(look, np.concatenate([rest, arm.vertices]), skin, arm.regions(regions, self.loop),
+                                   center=rest.mean(0))
+            colors[len(rest):] = arm.colors(colors[len(rest):], arm_shape)
+        colors = np.clip(colors * np.asarray(light["color"]), 0, 1)
+        camera = None
+        if cfg.camera_fx > 0 and rngs["camera"].random() < cfg.camera_fx:
+            camera = sample_camera(rngs["camera"], size, motion=False)  # no smear: the motion is real
         photo_seed = int(look.integers(2**62))
         noise_sigma = float(look.uniform(0.5, 3.0))
 
@@ -227,15 +256,24 @@ class _VideoWorker:
         encoded, verts_rel = [], []
         for f, i in enumerate(cfg.shard_range(s)):
             vc, jc, K = plan.vertices[f], plan.joints[f], plan.K[f]
-            res = self.renderer.render(vc, self.faces, K, size, size, color=colors, light_dir=light["light_dir"],
-                                       ambient=light["ambient"], background=bg)
-            rgb = res.rgb
+            render = dict(K=K, width=size, height=size, light_dir=light["light_dir"], ambient=light["ambient"],
+                          background=bg)
+            if arm_shape is None:
+                res = self.renderer.render(vc, self.faces, color=colors, **render)
+                rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE
+                occluded = False
+            else:  # the arm follows the wrist: rebuilt on this frame's hand, in the hand frame
+                arm = arm_mesh((vc - plan.t[f]) @ plan.R[f], self.loop, arm_shape)
+                res, label = hand_and_arm(self.renderer, self.faces, vc, arm, plan.R[f], plan.t[f], colors, render)
+                rgb = res.rgb
+                occluded = arm_hides(label)
+            if camera is not None:
+                rgb = camera.apply(rgb, rngs["camera"])
             if cfg.photometric:
                 rgb = augment_photometric(np.random.default_rng(photo_seed), rgb)  # same per frame
                 noise = rngs["noise"].standard_normal((size, size, 1), np.float32)
                 noisy = rgb.astype(np.float32) + noise_sigma * noise
                 rgb = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
-            label = res.mask.astype(np.uint8) * storage.MASK_VISIBLE
             encoded.append(storage.encode_sample(rgb, label, res.depth))
             proj = jc @ K.T
             root = jc[0]
@@ -249,7 +287,7 @@ class _VideoWorker:
                        roll=float((plan.view.roll[f] + math.pi) % (2 * math.pi) - math.pi),
                        fov=math.degrees(2 * math.atan(plan.crop[f, 2] / (2 * f_frame))),
                        skin=skin, light_dir=light["light_dir"], light_color=light["color"],
-                       ambient=light["ambient"], background=BACKGROUND_KINDS.index(kind), occluded=False,
+                       ambient=light["ambient"], background=BACKGROUND_KINDS.index(kind), occluded=occluded,
                        sequence=name, frame=f, crop=plan.crop[f])
             for k in storage.ANNOTATIONS:
                 ann[k].append(row[k])
