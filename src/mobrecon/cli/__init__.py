@@ -87,7 +87,13 @@ def build_parser(*commands: str) -> argparse.ArgumentParser:
     return p
 
 
-def _error(command: str, e: Exception) -> int:
+def _command_in(words: Sequence[str]) -> str | None:
+    """The command named in ``words``: the first word not a flag (the top-level flags, -h and
+    --version, take no value)."""
+    return next((w for w in words if not w.startswith("-")), None)
+
+
+def _error(command: str | None, e: Exception) -> int:
     print(f"mobrecon {command}: error: {' '.join(str(e).split())}", file=sys.stderr)
     return 2
 
@@ -95,14 +101,11 @@ def _error(command: str, e: Exception) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``mobrecon ARGV...`` (default: the process's arguments); returns the exit code."""
     words = sys.argv[1:] if argv is None else list(argv)
-    # the command: the first word not a flag (the top-level flags, -h and --version, take no value)
-    command = next((w for w in words if not w.startswith("-")), None)
     try:
         words = new_form(words)  # detect --train ... -> detect-train ... (one warning line)
     except UserError as e:
-        return _error(command, e)
-    command = next((w for w in words if not w.startswith("-")), None)
-    args = build_parser(command).parse_args(words)
+        return _error(_command_in(words), e)
+    args = build_parser(_command_in(words)).parse_args(words)  # only this command's module is imported
     if argv is None and COMMANDS[args.command].training:  # a training run from the shell: a faster allocator
         reexec_with_jemalloc(words)
     try:

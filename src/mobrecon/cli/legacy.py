@@ -25,7 +25,7 @@ MOVED: dict[str, dict[str, tuple[str, str | None]]] = {
 def new_form(argv: list[str]) -> list[str]:
     """``argv`` with an old form rewritten to the new command (and the warning printed);
     anything else unchanged. Two modes at once is a UserError, as it was."""
-    i = next((k for k, w in enumerate(argv) if not w.startswith("-")), None)
+    i = next((k for k, w in enumerate(argv) if not w.startswith("-")), None)  # the command's place
     if i is None or argv[i] not in MOVED:
         return argv
     old, modes = argv[i], MOVED[argv[i]]
@@ -36,15 +36,16 @@ def new_form(argv: list[str]) -> list[str]:
         else:
             p.add_argument(flag, action="store_true")
     given, rest = p.parse_known_args(argv[i + 1:])
-    chosen = [flag for flag in modes if getattr(given, flag.lstrip("-").replace("-", "_")) not in (None, False)]
+    values = {flag: getattr(given, flag.lstrip("-").replace("-", "_")) for flag in modes}
+    chosen = [flag for flag, value in values.items() if value not in (None, False)]
     if not chosen:
         return argv
     if len(chosen) > 1:
-        raise UserError("give IMAGE files, or one of " + ", ".join(f"{f} {m}" if m else f for f, (_, m) in modes.items()))
+        raise UserError("give IMAGE files, or one of "
+                        + ", ".join(f"{f} {m}" if m else f for f, (_, m) in modes.items()))
     flag = chosen[0]
     new, metavar = modes[flag]
-    value = getattr(given, flag.lstrip("-").replace("-", "_"))
-    print(f"mobrecon {old}: warning: {old} {flag}{' ' + metavar if metavar else ''} is deprecated and goes in the "
-          f"next release; use mobrecon {new}{' ' + metavar if metavar else ''} (the other flags as before)",
-          file=sys.stderr)
-    return [*argv[:i], new, *([value] if metavar else []), *rest]
+    value = f" {metavar}" if metavar else ""
+    print(f"mobrecon {old}: warning: {old} {flag}{value} is deprecated and goes in the next release; use mobrecon "
+          f"{new}{value} (the other flags as before)", file=sys.stderr)
+    return [*argv[:i], new, *([values[flag]] if metavar else []), *rest]
