@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="mobrecon_ghoststack", help="reconstruction model whose encoder the head reads")
     ap.add_argument("--weights", help="handedness head file (default: the shipped head for --model)")
     ap.add_argument("--stills", default="data/hand/test", help="held-out still set (mobrecon synth)")
-    ap.add_argument("--composites", help="held-out composite set (mobrecon detect --make-data)")
+    ap.add_argument("--composites", help="held-out composite set (mobrecon detect-data)")
     ap.add_argument("--runs", type=int, default=200, help="timed calls per thread count")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--out", help="also write the JSON here")

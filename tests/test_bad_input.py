@@ -288,7 +288,7 @@ def test_8_refused_files_are_one_line(capsys, tmp_path):
     assert len(err) == 1 and "refusing to load global" in err[0]
     cfg = tmp_path / "evil.yaml"
     cfg.write_text("lr: !!python/object/apply:os.system ['echo owned']\n")
-    assert cli.main(["detect", "--train", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 2
+    assert cli.main(["detect-train", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "evil.yaml: not valid YAML" in err[0]
 

@@ -96,12 +96,12 @@ def test_bad_init_is_a_one_line_error(sets, tmp_path, capsys):
     cfg.write_text(f"data: {sets[0]}\nsteps: 1\nbatch_size: 2\nworkers: 0\ndevice: cpu\n")
     for bad, what in ((tmp_path / "missing.pt", "no such detector file"), (junk, "not a mobrecon hand detector"),
                       (text, "not a readable detector file")):
-        rc = main(["detect", "--train", "--config", str(cfg), "--out", str(tmp_path / "run"), "--init", str(bad),
+        rc = main(["detect-train", "--config", str(cfg), "--out", str(tmp_path / "run"), "--init", str(bad),
                    "--quiet"])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and len(err.splitlines()) == 1 and str(bad) in err and what in err, err
         assert not (tmp_path / "run" / "last.pt").exists()
-    rc = main(["detect", "--train", "--config", str(cfg), "--out", str(tmp_path / "run"), "--init", str(junk),
+    rc = main(["detect-train", "--config", str(cfg), "--out", str(tmp_path / "run"), "--init", str(junk),
                "--resume"])
     assert rc == 2 and "--init" in capsys.readouterr().err
 
@@ -116,10 +116,10 @@ def test_cpu_device_and_time_budget(sets, tmp_path, capsys):
     # the command line: --device cpu, several --data sets
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"data: nowhere\nsteps: 2\nbatch_size: 2\nworkers: 0\nmodel: {TINY}\n")
-    rc = main(["detect", "--train", "--config", str(cfg), "--data", f"{sets[0]},{sets[1]}", "--device", "cpu",
+    rc = main(["detect-train", "--config", str(cfg), "--data", f"{sets[0]},{sets[1]}", "--device", "cpu",
                "--out", str(tmp_path / "cli"), "--quiet"])
     assert rc == 0 and "done at step 2 on cpu" in capsys.readouterr().out
-    rc = main(["detect", "--eval", str(sets[1]), "--detector", str(tmp_path / "cli" / "detector.pt"), "--device",
+    rc = main(["detect-eval", str(sets[1]), "--detector", str(tmp_path / "cli" / "detector.pt"), "--device",
                "cpu", "--json"])
     assert rc == 0 and '"device": "cpu"' in capsys.readouterr().out
 

@@ -216,9 +216,9 @@ def test_cli_handedness(sets, tmp_path, capsys):
     assert {a["handedness"], b["handedness"]} == {"left", "right"} or a["p_left"] == 0.5
     assert main(["handedness", str(tmp_path / "hand.png"), "--box", "10,10,100,120"]) == 0
     assert capsys.readouterr().out.startswith(f"{tmp_path / 'hand.png'}: ")
-    assert main(["handedness", "--eval", str(stills), "--json"]) == 0
+    assert main(["handedness-eval", str(stills), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["hands"] == 32
     assert main(["handedness", str(tmp_path / "none.png")]) == 2
     assert capsys.readouterr().err.strip() == f"mobrecon handedness: error: {tmp_path / 'none.png'}: no such image file"
-    assert main(["handedness", "--train"]) == 2
-    assert "--train needs --data" in capsys.readouterr().err
+    assert main(["handedness-train"]) == 2
+    assert "give --data" in capsys.readouterr().err

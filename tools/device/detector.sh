@@ -30,7 +30,7 @@ command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.used,mem
 gen() {  # gen NAME COUNT SEED [extra args]
   local name=$1 count=$2 seed=$3; shift 3
   local t0=$SECONDS
-  mob detect --make-data "$R/$name" --count "$count" --seed "$seed" --workers "$GW" --quiet "$@" \
+  mob detect-data "$R/$name" --count "$count" --seed "$seed" --workers "$GW" --quiet "$@" \
     > "$R/gen_$name.log" 2>&1 || { tail -n 5 "$R/gen_$name.log" >> "$L"; fail "making $R/$name failed"; }
   log "$(tail -n 1 "$R/gen_$name.log") [$((SECONDS - t0)) s]"
 }
@@ -44,7 +44,7 @@ else
   START=(--init "$INIT")
 fi
 t0=$SECONDS
-mob detect --train --config "$CONFIG" --data "$R/train_a,$R/train_b" --out "$R/run" "${START[@]}" \
+mob detect-train --config "$CONFIG" --data "$R/train_a,$R/train_b" --out "$R/run" "${START[@]}" \
   --schedule-minutes "$MIN" --quiet > "$R/train.log" 2>&1 || { tail -n 5 "$R/train.log" >> "$L"; fail "training failed"; }
 log "$(tail -n 1 "$R/train.log") [$((SECONDS - t0)) s]; last log line: $(tail -n 1 "$R/run/log.jsonl")"
 [ -f "$R/run/detector.pt" ] || fail "training ended without $R/run/detector.pt"
@@ -52,7 +52,7 @@ cp "$R/run/detector.pt" "$R/hand_detector.pt.tmp" && mv "$R/hand_detector.pt.tmp
 
 for w in trained shipped; do
   if [ $w = trained ]; then D=$R/hand_detector.pt; else D=$INIT; fi
-  mob detect --eval "$R/test" --detector "$D" --json --device auto --threads 2 > "$R/eval_$w.json" 2> "$R/eval_$w.log" \
+  mob detect-eval "$R/test" --detector "$D" --json --device auto --threads 2 > "$R/eval_$w.json" 2> "$R/eval_$w.log" \
     || { tail -n 5 "$R/eval_$w.log" >> "$L"; fail "evaluating $D failed"; }
   log "eval $w: $(cat "$R/eval_$w.json")"
 done

@@ -48,7 +48,7 @@ class CompositeDataset(Dataset):
                 raise FileNotFoundError(f"{r}: no such composite set")
             shards = storage.complete_shards(r)
             if not shards:
-                raise FileNotFoundError(f"{r}: no complete shards (make them with mobrecon detect --make-data)")
+                raise FileNotFoundError(f"{r}: no complete shards (make them with mobrecon detect-data)")
             self.shards.extend(shards)
         self.ann = []
         for p in self.shards:

@@ -125,7 +125,7 @@ class HandDetector:
         p = Path(path) if path is not None else shipped_detector()
         if path is None and not p.is_file():
             raise FileNotFoundError(f"no hand detector weights are shipped (expected {p}); "
-                                    "train one with mobrecon detect --train")
+                                    "train one with mobrecon detect-train")
         model, meta = load_detector_model(p)
         return cls(model, meta=meta, **kw)
 

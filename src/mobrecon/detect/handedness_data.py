@@ -3,7 +3,7 @@
 Two kinds of set are read, told apart by their annotations:
 
 * still sets (``mobrecon synth``): one right hand per image, its window the box of its 2D joints;
-* composite sets (``mobrecon detect --make-data``): every hand of every image, its window its
+* composite sets (``mobrecon detect-data``): every hand of every image, its window its
   ground-truth box, its label the stored handedness.
 
 ``HandCrops(roots)[i]`` is a dict ``input`` (3, S, S) float32 (normalised crop) and ``left``

@@ -103,7 +103,7 @@ class RealBoxes:
     def __init__(self, path: str | Path):
         p = Path(path)
         if not p.is_file():
-            raise FileNotFoundError(f"{p}: no such real-box cache (make it with mobrecon detect --make-real)")
+            raise FileNotFoundError(f"{p}: no such real-box cache (make it with mobrecon detect-real)")
         with np.load(p) as z:
             missing = {"images", "boxes", "left", "n_boxes"} - set(z.files)
             if missing:

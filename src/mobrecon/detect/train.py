@@ -80,7 +80,7 @@ class DetectorTrainConfig:
     amp: bool = False                    # bfloat16 autocast of the forward pass (CUDA only)
     init: str | None = None              # a new run starts from these detector weights
     schedule_minutes: float | None = None  # cosine decay over training time, not steps
-    real: str | list | None = None       # real-box caches (mobrecon detect --make-real) mixed in
+    real: str | list | None = None       # real-box caches (mobrecon detect-real) mixed in
     real_repeat: int = 1                 # each real image this many times per epoch
 
     @classmethod

@@ -108,6 +108,16 @@ def weights_file(spec: str | os.PathLike) -> Path | None:
     return Path(text)
 
 
+def weights_label(spec: str | os.PathLike) -> str:
+    """How a report names the weights of a model ``spec`` (``mobrecon bench``, ``export``): a
+    registered name -> its shipped file, or "random" where the package ships none (fine for
+    timing and export checks); anything else -> ``spec`` itself, a file."""
+    path = weights_file(spec)
+    if path is None:
+        return "random"
+    return str(path) if os.fspath(spec) in names() else os.fspath(spec)
+
+
 def resolve_model(spec: MobRecon | str | os.PathLike, seed: int = 0) -> MobRecon:
     """``spec`` -> a :class:`MobRecon` (eval mode when built or loaded here).
 

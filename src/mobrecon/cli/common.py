@@ -1,0 +1,29 @@
+"""What the command modules share: :class:`UserError` (a problem with what the user asked for,
+printed by :func:`mobrecon.cli.main` as one line on stderr, exit code 2), the parsing of a
+comma-separated list of numbers, and the one line for an image that could not be done.
+
+Light on purpose (the standard library only): ``mobrecon.cli`` imports it to build the parser.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: printed as one line, exit code 2."""
+
+
+def parse_numbers(text: str, n: int, flag: str) -> list[float]:
+    """``n`` comma-separated numbers given to ``flag`` (e.g. ``--box x0,y0,x1,y1``)."""
+    try:
+        vals = [float(t) for t in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != n:
+        raise UserError(f"{flag} {text!r}: expected {n} comma-separated numbers")
+    return vals
+
+
+def image_error(command: str, path, e: Exception) -> str:
+    """The one line for an image that could not be done (the path named once)."""
+    msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+    return f"mobrecon {command}: error: {msg}"
