@@ -171,7 +171,7 @@ def test_a_registered_reader_opens_from_specs(toy_kind, tmp_path):
 
 def test_unknown_kind_and_layout_are_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"^'nokind:/x': 'nokind' is neither a folder nor a data set kind "
-                                         r"\(freihand, rhd, ho3d, synth, "):
+                                         r"\(closeups, freihand, hagrid, ho3d, pseudo, rhd, signers, synth\)"):
         open_dataset("nokind:/x")
     with pytest.raises(ValueError, match=r"unknown data set layout \(looked for freihand: training_K.json") as e:
         detect_kind(tmp_path)

@@ -78,8 +78,11 @@ def detect_kind(root: str | Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such data directory")
-    for kind in sorted(KINDS.values(), key=lambda k: not k.markers):
+    # marker files first, then layouts; by name within each, so the order does not depend on
+    # which reader module happened to be imported first
+    order = sorted(KINDS.values(), key=lambda k: (not k.markers, k.name))
+    for kind in order:
         if kind.recognises(root):
             return kind.name
-    looked = "; ".join(f"{k.name}: {k.layout}" for k in KINDS.values() if k.layout)
+    looked = "; ".join(f"{k.name}: {k.layout}" for k in order if k.layout)
     raise ValueError(f"{root}: unknown data set layout (looked for {looked})")

@@ -161,7 +161,7 @@ def parse_spec(spec: str) -> tuple[str | None, str, str | None]:
     if sep and head.lower() in KINDS:
         kind, rest = head.lower(), tail
     elif sep and len(head) > 1 and head.isidentifier() and not Path(head).exists() and not Path(rest).exists():
-        raise ValueError(f"{spec!r}: {head!r} is neither a folder nor a data set kind ({', '.join(KINDS)})")
+        raise ValueError(f"{spec!r}: {head!r} is neither a folder nor a data set kind ({', '.join(sorted(KINDS))})")
     split = None
     base, sep, last = rest.rpartition(":")
     if sep and last.lower() in _TRAIN_ALIASES + _EVAL_ALIASES and not Path(rest).exists():
