@@ -246,9 +246,9 @@ def table(med, samples, args, load1, found, checks) -> list[str]:
         return f" ({med[a] / med[b]:.2f}x)" if a in med and b in med else ""
 
     mps, mpt = ("mediapipe", "pipeline"), ("mediapipe", "video")
-    lines = [f"Measured by `nice -n 5 python benchmarks/pipeline_speed.py --rounds {args.rounds} --runs {args.runs}"
+    lines = [f"Measured by `python benchmarks/pipeline_speed.py --rounds {args.rounds} --runs {args.runs}"
              f"{' --threads-check' if checks else ''}` ({os.cpu_count()} cores, 1-minute load average {load1:.1f} "
-             "at the end: the machine was shared, so read the ratios, which come from one run). "
+             "at the end; the ratios come from one run, both sides timed in turn under the same load). "
              "Median ms per call on a 256x256 photo; in brackets: times MediaPipe Hands' time for the same job "
              "(static mode for photos, tracking mode for video).", "",
              "| job | mobrecon, ONNX Runtime (default) | mobrecon, PyTorch eager | MediaPipe Hands |", "|---|---|---|---|"]
