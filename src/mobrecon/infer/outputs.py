@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -52,8 +53,6 @@ def overlay(image: np.ndarray, result: HandResult, renderer: MeshRenderer,
     """(H, W, 3) uint8 RGB: the mesh rendered through the result's K, blended over the photo,
     with the 2D skeleton drawn on top. A photo over ``max_side`` pixels on a side is first
     downscaled to that size (K and the 2D joints with it), so the overlay is smaller than it."""
-    import cv2
-
     h, w = image.shape[:2]
     K, joints2d = np.asarray(result.K, np.float64), np.asarray(result.joints2d, np.float64)
     if max(h, w) > max_side:
