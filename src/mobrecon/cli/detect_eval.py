@@ -4,10 +4,10 @@ detect-data``): average precision at IoU 0.5 and what goes with it."""
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
+from mobrecon.cli.common import print_record
 from mobrecon.cli.detect import check_threshold
 from mobrecon.detect.dataset import CompositeDataset
 from mobrecon.detect.detector import HandDetector
@@ -36,9 +36,5 @@ def run(args) -> int:
     result = {"data": args.data, "detector": args.detector or "shipped",
               **evaluate_detector(detector, data, count=args.count, progress=not (args.quiet or args.json),
                                   device=args.device or "auto")}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k:>20s}  {v}")
+    print_record(result, args.json, 20)
     return 0

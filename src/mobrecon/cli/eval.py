@@ -4,10 +4,9 @@ and optionally write its predictions as a FreiHAND submission."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from mobrecon.cli.common import UserError
+from mobrecon.cli.common import UserError, print_record
 from mobrecon.data.mixed import open_dataset
 from mobrecon.eval.evaluate import evaluate
 from mobrecon.eval.submission import write_freihand_json
@@ -42,11 +41,7 @@ def run(args) -> int:
         write_freihand_json(args.freihand_json, list(pred["joints3d"]), list(pred["vertices"]),
                             num_vertices=pred["vertices"].shape[1])
     result = {"checkpoint": args.checkpoint, "data": args.data, **result}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k:>16s}  {v}")
+    print_record(result, args.json, 16)
     if args.freihand_json:
         print(f"wrote {args.freihand_json}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -5,8 +5,8 @@ detect-data``), each hand scored as stored and mirrored."""
 from __future__ import annotations
 
 import argparse
-import json
 
+from mobrecon.cli.common import print_record
 from mobrecon.cli.handedness import add_classifier_arguments, load_classifier
 from mobrecon.detect.handedness_train import evaluate_handedness
 
@@ -22,5 +22,5 @@ def run(args) -> int:
     classifier = load_classifier(args)
     result = {"data": args.data, "model": args.model, "weights": args.weights or "shipped",
               **evaluate_handedness(classifier, args.data, progress=not (args.quiet or args.json))}
-    print(json.dumps(result) if args.json else "\n".join(f"{k:>18s}  {v}" for k, v in result.items()))
+    print_record(result, args.json, 18)
     return 0
