@@ -108,7 +108,8 @@ def test_3d_terms_in_the_configured_unit():
 
 def test_training_reexecs_with_jemalloc(monkeypatch, tmp_path):
     """`mobrecon train` starts again with jemalloc preloaded when the library is there, and
-    leaves things alone when it is already loaded, absent, or turned off."""
+    when it was preloaded by hand without its configuration, and leaves things alone when it is
+    loaded and configured, absent, or turned off."""
     from mobrecon.train import allocator
 
     lib = tmp_path / "libjemalloc.so.2"
@@ -122,12 +123,18 @@ def test_training_reexecs_with_jemalloc(monkeypatch, tmp_path):
     (args, env), = calls
     assert args[1:] == ["-m", "mobrecon.cli", "train", "--config", "c.yaml"]
     assert env["LD_PRELOAD"] == str(lib) and "dirty_decay_ms:-1" in env["MALLOC_CONF"]
-    monkeypatch.setenv("LD_PRELOAD", str(lib))
+    monkeypatch.delenv("MALLOC_CONF", raising=False)
+    monkeypatch.setenv("LD_PRELOAD", str(lib))  # preloaded by hand without the configuration:
+    allocator.reexec_with_jemalloc(["train"])  # started again with it, the preload kept
+    assert len(calls) == 2 and calls[1][1]["LD_PRELOAD"] == str(lib)
+    assert calls[1][1]["MALLOC_CONF"] == allocator.CONF
+    monkeypatch.setenv("MALLOC_CONF", "dirty_decay_ms:1000")  # both given: the user's choice stands
     allocator.reexec_with_jemalloc(["train"])
     monkeypatch.delenv("LD_PRELOAD")
+    monkeypatch.delenv("MALLOC_CONF")
     monkeypatch.setenv("MOBRECON_ALLOCATOR", "system")
     allocator.reexec_with_jemalloc(["train"])
     monkeypatch.delenv("MOBRECON_ALLOCATOR")
     monkeypatch.setattr(allocator, "CANDIDATES", (str(tmp_path / "none.so"),))
     allocator.reexec_with_jemalloc(["train"])
-    assert len(calls) == 1
+    assert len(calls) == 2

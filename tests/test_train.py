@@ -230,6 +230,18 @@ def test_a_model_file_starts_a_cosine_continuation(synth_set, tmp_path):
         train(_cfg(synth_set, stage="pose2d", init=first["model"]), tmp_path / "c", progress=False)
 
 
+def test_validation_every_n_epochs_and_after_the_last(synth_set, tmp_path):
+    from mobrecon.train.config import DataConfig
+    from mobrecon.train.trainer import train
+
+    data = DataConfig(train=f"synth:{synth_set}", val=f"synth:{synth_set}", val_count=2, val_every=2, workers=0)
+    train(_cfg(synth_set, epochs=3, epoch_steps=1, data=data), tmp_path / "v", progress=False)
+    log = [json.loads(x) for x in (tmp_path / "v" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log if "val" in r] == [2, 3]
+    with pytest.raises(ValueError, match="val_every must be at least 1"):
+        train(_cfg(synth_set, data=replace(data, val_every=0)), tmp_path / "w", progress=False)
+
+
 def test_cosine_factor_shape():
     from mobrecon.train.schedule import cosine_factor
 

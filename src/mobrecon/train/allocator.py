@@ -31,8 +31,11 @@ def reexec_with_jemalloc(argv: list[str]) -> None:
     if sys.platform != "linux" or os.environ.get("MOBRECON_ALLOCATOR", "jemalloc") != "jemalloc":
         return
     lib = find_jemalloc()
-    if lib is None or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
+    preload = os.environ.get("LD_PRELOAD", "")
+    if lib is None or ("jemalloc" in preload and "MALLOC_CONF" in os.environ):
         return
-    env = dict(os.environ, LD_PRELOAD=":".join(x for x in (lib, os.environ.get("LD_PRELOAD", "")) if x),
-               MALLOC_CONF=os.environ.get("MALLOC_CONF", CONF))
+    # jemalloc preloaded by hand without MALLOC_CONF returns freed memory like glibc: start again
+    # with the configuration (the kernel time it saves is the reason to use jemalloc at all)
+    env = dict(os.environ, MALLOC_CONF=os.environ.get("MALLOC_CONF", CONF),
+               LD_PRELOAD=preload if "jemalloc" in preload else ":".join(x for x in (lib, preload) if x))
     os.execve(sys.executable, [sys.executable, "-m", "mobrecon.cli", *argv], env)

@@ -25,11 +25,13 @@ SCHEDULES = ("step", "cosine")
 class DataConfig:
     """``train``: a data mixture, e.g. ``synth:data/a=0.7,freihand:/sets/FreiHAND=0.3`` (see
     :func:`mobrecon.data.mixed.open_mixture`); ``val``: one set scored at each epoch end, its
-    first ``val_count`` samples (0 = all); ``workers``: DataLoader processes."""
+    first ``val_count`` samples (0 = all), every ``val_every`` epochs and after the last;
+    ``workers``: DataLoader processes."""
 
     train: str = ""
     val: str = ""
     val_count: int = 0
+    val_every: int = 1
     workers: int = 2
 
 
@@ -82,6 +84,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.data.val_every < 1:
+            raise ValueError(f"data.val_every must be at least 1 (epochs), got {self.data.val_every}")
         if self.augment.views not in (1, 2):
             raise ValueError(f"augment.views must be 1 or 2, got {self.augment.views}")
         if not self.loss.unit3d > 0:

@@ -301,7 +301,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
             epoch += 1
             done_in_epoch = 0
             checkpoint()
-            if val_set is not None:
+            if val_set is not None and (epoch % cfg.data.val_every == 0 or epoch == cfg.epochs):
                 rec = validate(model, val_set, cfg)
                 log_fh.write(json.dumps({"step": step, "epoch": epoch, "val": rec}) + "\n")
                 log_fh.flush()
