@@ -242,6 +242,29 @@ def test_validation_every_n_epochs_and_after_the_last(synth_set, tmp_path):
         train(_cfg(synth_set, data=replace(data, val_every=0)), tmp_path / "w", progress=False)
 
 
+def test_channels_last_and_compiled_forward_train_the_same_network(synth_set, tmp_path):
+    """channels_last and a torch.compile backend change how the forward pass runs, not what it
+    computes. The 'eager' backend traces the model with dynamo but runs it as is: the same
+    weights after two steps. channels_last sums in another order, which a random tiny network
+    amplifies: the first step's losses agree to 1 %, the weights to a few Adam steps' size (Adam
+    turns tiny gradient differences into lr-sized moves)."""
+    from mobrecon.train.trainer import train
+
+    runs = {name: train(_cfg(synth_set, epochs=1, **kw), tmp_path / name, progress=False)
+            for name, kw in (("plain", {}), ("compiled", {"compile": "eager"}), ("nhwc", {"channels_last": True}))}
+    w = {name: _weights(r["checkpoint"]) for name, r in runs.items()}
+    first = {name: next(json.loads(x) for x in (tmp_path / name / "log.jsonl").read_text().splitlines()
+                        if '"total"' in x) for name in runs}
+    a = w["plain"]
+    params = [k for k in a if a[k].is_floating_point() and "running" not in k]
+    for name, tol, rel in (("compiled", 1e-6, 1e-6), ("nhwc", 1e-2, 1e-2)):
+        assert w[name].keys() == a.keys()
+        assert first[name]["total"] == pytest.approx(first["plain"]["total"], rel=rel), name
+        assert max((a[k] - w[name][k]).abs().max().item() for k in params) < tol
+    with pytest.raises(ValueError, match="unknown torch.compile backend 'nope'"):
+        train(_cfg(synth_set, compile="nope"), tmp_path / "bad", progress=False)
+
+
 def test_cosine_factor_shape():
     from mobrecon.train.schedule import cosine_factor
 

@@ -58,7 +58,10 @@ class TrainConfig:
     the same stage, or (stage 2) a model file such as the shipped weights, to continue training
     them; ``epoch_steps`` caps the batches per epoch (0 = the whole set); ``max_steps`` stops
     early (0 = never); ``amp``: bfloat16 autocast for the network's forward pass (on a GPU, or
-    on a CPU with bf16 instructions, where it is about 1.5x faster; the losses stay float32)."""
+    on a CPU with bf16 instructions, where it is about 1.5x faster; the losses stay float32);
+    ``channels_last``: images and convolution weights in NHWC memory order; ``compile``: a
+    ``torch.compile`` backend for the training forward pass ("" = none; "inductor" generates
+    fused kernels, needs a C++ compiler and compiles for a minute or two at the start)."""
 
     model: str = "mobrecon_ghoststack"
     hand: str = "openhand"
@@ -73,6 +76,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 10
     amp: bool = False
+    channels_last: bool = False
+    compile: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -203,7 +203,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
     views, size = cfg.augment.views, cfg.augment.size
     faces = model.faces.to(device)
     n_verts = int(model.J_regressor.shape[1])
+    if cfg.compile and cfg.compile not in torch._dynamo.list_backends(exclude_tags=()):
+        raise ValueError(f"compile: unknown torch.compile backend {cfg.compile!r}; known: "
+                         f"{', '.join(torch._dynamo.list_backends(exclude_tags=()))}")
+    if cfg.channels_last:
+        net.to(memory_format=torch.channels_last)
     ddp = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    forward = torch.compile(ddp, backend=cfg.compile) if cfg.compile else ddp  # same parameters as net
 
     main = rank == 0
     log_fh = None
@@ -254,8 +260,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
                                      f"hand ({cfg.hand}) has {n_verts}: train with the data's hand model")
                 batch = _to_device(batch, device)
                 img = batch["image"].flatten(0, 1)  # (B*views, 3, S, S), view-major within a sample
+                if cfg.channels_last:
+                    img = img.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    pred = ddp(img)
+                    pred = forward(img)
                 if amp:  # the losses in float32
                     pred = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in pred.items()}
                 if cfg.stage == "mesh":
