@@ -9,6 +9,20 @@ with a forearm (the mesh's open wrist loop extruded back along the arm, bent at 
 A left hand is the right hand rendered into the horizontally mirrored canvas: a mirrored right
 hand is a left hand.
 
+The photographic look of :mod:`mobrecon.synth` is optional (shares, all 0 by default):
+``photo_bg`` of the images have a photo of the look cache (:mod:`mobrecon.synth.look_assets`)
+as background, a random crop / scale / flip / tint of it
+(:class:`~mobrecon.synth.photo_backgrounds.PhotoBackgrounds`); ``env_light`` are lit by an HDR
+environment map (one per image, shared by its hands; ``env_bg`` of those show the map itself
+behind them); ``forearm`` of the hands wear the generators' arm (:func:`~mobrecon.synth.forearm.sample_arm`:
+a longer tube bent smoothly at the wrist, ``sleeve`` of them in a sleeve) in place of the plain one;
+``camera_fx`` of the images go through :mod:`mobrecon.camera_effects`. Each draws from its own
+random stream, (seed, i, 1) backgrounds and light, (seed, i, 2) arms, (seed, i, 3) camera, while
+the main stream (seed, i) draws what it always drew, so boxes, poses and the rest of the look of
+sample ``i`` do not depend on them and at 0 a set is byte for byte what it was before they existed.
+A share above 0 needs the look cache (``mobrecon synth --fetch-look``): without it
+:func:`look_index` and :func:`load_look` raise a ValueError saying so.
+
 Ground truth per hand: ``box`` (x0, y0, x1, y1) pixels, the tight box of the hand's projected
 vertices (the forearm excluded) clipped to the image, and ``left`` (handedness). Sample ``i``
 depends only on (seed, i) and on the poses drawn for its shard, so a set is reproducible.
@@ -25,26 +39,32 @@ Layout on disk (shards as in :mod:`mobrecon.synth.storage`, written by the same 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from mobrecon.camera_effects import sample_camera
 from mobrecon.hand.load import load_hand
 from mobrecon.hand.regions import skin_regions
 from mobrecon.io_utils import atomic_path, atomic_save_npz
 from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
 from mobrecon.synth.appearance import draw_occluders, make_background, sample_light, skin_tone, vertex_colors
-from mobrecon.synth.forearm import forearm, wrist_loop
+from mobrecon.synth.envlight import EnvMaps
+from mobrecon.synth.forearm import arm_mesh, forearm, sample_arm, turn_away, wrist_loop
 from mobrecon.synth.generator import build_set
+from mobrecon.synth.look_assets import default_cache, load_index
+from mobrecon.synth.photo_backgrounds import PhotoBackgrounds
 from mobrecon.synth.pose_space import random_pose_angles, uniform_poses
-from mobrecon.synth.viewpoints import view_camera
+from mobrecon.synth.viewpoints import view_camera, view_direction
 from mobrecon.viz.render import MeshRenderer
 
 MAX_HANDS = 2
+LOOK_SHARES = ("photo_bg", "env_light", "env_bg", "forearm", "sleeve", "camera_fx")
+MIRROR_X = np.diag([-1.0, 1.0, 1.0])  # camera coordinates of the mirrored canvas (left hands)
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,12 @@ class CompositeConfig:
     distractor_prob: float = 0.5
     occluder_prob: float = 0.2
     photometric: bool = True
+    photo_bg: float = 0.0        # share of images with a look-cache photo as background
+    env_light: float = 0.0       # share of images lit by a look-cache HDR environment map
+    env_bg: float = 0.3          # of those, the share with the map itself as background
+    forearm: float = 0.0         # share of hands with the generators' arm instead of the plain one
+    sleeve: float = 0.5          # of those, the share with a sleeve
+    camera_fx: float = 0.0       # share of images through camera effects
 
     def check(self) -> None:
         if self.count < 1:
@@ -76,6 +102,10 @@ class CompositeConfig:
             raise ValueError(f"shard size must be positive, got {self.shard_size}")
         if not (0 <= self.p_zero and 0 <= self.p_two and self.p_zero + self.p_two <= 1):
             raise ValueError("p_zero and p_two must be probabilities summing to at most 1")
+        for name in LOOK_SHARES:
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a share in [0, 1], got {v}")
 
     @property
     def n_shards(self) -> int:
@@ -83,6 +113,42 @@ class CompositeConfig:
 
     def shard_range(self, shard: int) -> range:
         return range(shard * self.shard_size, min(self.count, (shard + 1) * self.shard_size))
+
+
+def _no_look(cfg: CompositeConfig, missing: list[str]) -> ValueError:
+    flags = " / ".join(f for f, v in (("--photo-bg", cfg.photo_bg), ("--env-light", cfg.env_light)) if v > 0)
+    return ValueError(f"{flags}: no usable {' or '.join(missing)} in the look cache {default_cache()}; "
+                      "run `mobrecon synth --fetch-look` first")
+
+
+def look_index(cfg: CompositeConfig) -> dict | None:
+    """The look cache's index when ``cfg``'s shares need it (None when they are all 0); raises
+    ValueError (one line: run ``mobrecon synth --fetch-look``) when it lacks a needed part.
+    Cheap: no file is decoded."""
+    if cfg.photo_bg <= 0 and cfg.env_light <= 0:
+        return None
+    index = load_index() or {"backgrounds": [], "envmaps": []}
+    missing = [what for what, share, key in (("photos", cfg.photo_bg, "backgrounds"),
+                                             ("environment maps", cfg.env_light, "envmaps"))
+               if share > 0 and not index[key]]
+    if missing:
+        raise _no_look(cfg, missing)
+    return index
+
+
+def load_look(cfg: CompositeConfig, warn=print) -> tuple[PhotoBackgrounds | None, EnvMaps | None]:
+    """The look cache's photos and environment maps that ``cfg``'s shares need (None where a
+    share is 0), decoded; ValueError as :func:`look_index`, also when none of the files reads."""
+    index = look_index(cfg)
+    photos = env = None
+    if index is not None and cfg.photo_bg > 0:
+        photos = PhotoBackgrounds([e["file"] for e in index["backgrounds"]], warn=warn)
+    if index is not None and cfg.env_light > 0:
+        env = EnvMaps([e["file"] for e in index["envmaps"]], warn=warn)
+    missing = [what for what, have in (("photos", photos), ("environment maps", env)) if have is not None and not len(have)]
+    if missing:
+        raise _no_look(cfg, missing)
+    return photos, env
 
 
 def _skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
@@ -134,6 +200,7 @@ class CompositeWorker:
         self.loop = wrist_loop(self.faces)
         self.uniform = uniform_poses(self.hand)
         self.renderer = MeshRenderer()
+        self.photos, self.env = load_look(cfg)
 
     def close(self) -> None:
         self.renderer.close()
@@ -152,12 +219,29 @@ class CompositeWorker:
             out = self.hand(self.hand.angles_to_pose(angles), shape)
         return out.vertices.numpy().astype(np.float64), out.joints.numpy().astype(np.float64)
 
-    def compose(self, rng: np.random.Generator, verts: np.ndarray, joints: np.ndarray) -> dict:
+    def _stream(self, index: int, k: int, share: float) -> np.random.Generator | None:
+        """The look's own random stream k of sample ``index`` (None when its share is 0)."""
+        return np.random.default_rng([self.cfg.seed, int(index), k]) if share > 0 else None
+
+    def compose(self, rng: np.random.Generator, verts: np.ndarray, joints: np.ndarray, index: int = 0) -> dict:
         """One composite image from ``rng`` and the hands to place, vertices (n, V, 3) and
-        joints (n, 21, 3) in the hand frame. Returns ``image`` (S, S, 3) uint8, ``boxes``
-        (m, 4) float32 and ``left`` (m,) bool (m <= n: hands that ended up outside are dropped)."""
+        joints (n, 21, 3) in the hand frame; ``index`` (the sample's) seeds the look's own
+        streams. Returns ``image`` (S, S, 3) uint8, ``boxes`` (m, 4) float32 and ``left`` (m,)
+        bool (m <= n: hands that ended up outside are dropped)."""
         cfg, S = self.cfg, self.cfg.size
-        canvas, _ = make_background(rng, S)
+        canvas, _ = make_background(rng, S)  # drawn even when replaced: the main stream stays as it was
+        look_rng = self._stream(index, 1, max(cfg.photo_bg, cfg.env_light))
+        env = None
+        if self.env is not None and look_rng.random() < cfg.env_light:
+            env, info = self.env.sample(look_rng)
+            if look_rng.random() < cfg.env_bg:  # the map itself, seen by a camera of the composites' fov
+                f = 0.5 * S / math.tan(math.radians(look_rng.uniform(40.0, 70.0)) / 2)
+                K = np.array([[f, 0.0, (S - 1) / 2], [0.0, f, (S - 1) / 2], [0.0, 0.0, 1.0]])
+                canvas = self.env.background(info["map"], K, S, info["to_map"], info["exposure"])
+                look_rng = None  # no photo then
+        if look_rng is not None and self.photos is not None and look_rng.random() < cfg.photo_bg:
+            canvas = self.photos.sample(look_rng, S)[0]
+        arm_rng = self._stream(index, 2, cfg.forearm)
         if rng.random() < cfg.distractor_prob:
             canvas = _skin_blobs(rng, canvas)
         boxes: list[list[float]] = []
@@ -195,21 +279,38 @@ class CompositeWorker:
                 continue
             K = np.array([[f, 0.0, cxy[0]], [0.0, f, cxy[1]], [0.0, 0.0, 1.0]])
             v_all, f_all, regions = vc, self.faces, skin_regions(self.hand)
-            if rng.random() < cfg.forearm_prob:
-                arm_v, arm_f = forearm(verts[k], self.loop, rng)
+            plain_arm = rng.random() < cfg.forearm_prob
+            arm_shape = None
+            if arm_rng is not None and arm_rng.random() < cfg.forearm:  # the generators' arm instead
+                arm_shape = turn_away(sample_arm(arm_rng, cfg.sleeve), view_direction(lon, lat))
+            if plain_arm:
+                arm_v, arm_f = forearm(verts[k], self.loop, rng)  # drawn even when replaced (main stream)
+            if arm_shape is not None:
+                arm = arm_mesh(verts[k], self.loop, arm_shape)
+                v_all = np.concatenate([vc, arm.vertices @ R.T + t])
+                f_all = np.concatenate([self.faces, arm.faces(v_all)])
+                regions = arm.regions(regions, self.loop)
+            elif plain_arm:
                 v_all = np.concatenate([vc, arm_v @ R.T + t])
                 f_all = np.concatenate([self.faces, arm_f])
                 # the arm's two rings copy the wrist loop: its palm side continues the palm's
                 regions = regions.take(np.concatenate([np.arange(len(vc)), self.loop, self.loop]))
                 keep = v_all[:, 2] > 0.01  # drop arm faces reaching behind the camera
                 f_all = f_all[keep[f_all].all(1)]
-            light = sample_light(rng)
-            skin = vertex_colors(rng, v_all, skin_tone(rng), regions)
-            colors = np.clip(skin * np.asarray(light["color"]), 0, 1)
+            light = sample_light(rng)  # drawn even under an environment map (main stream)
+            if arm_shape is None:
+                skin = vertex_colors(rng, v_all, skin_tone(rng), regions)
+            else:  # the arm continues the hand's own colour fields, and wears its sleeve
+                skin = vertex_colors(rng, np.concatenate([verts[k], arm.vertices]), skin_tone(rng), regions,
+                                     center=verts[k].mean(0))
+                skin[len(vc):] = arm.colors(skin[len(vc):], arm_shape)
+            colors = np.clip(skin * np.asarray(light["color"] if env is None else np.ones(3)), 0, 1)
             if left:
                 canvas = np.ascontiguousarray(canvas[:, ::-1])
+            # a left hand lives in the mirrored canvas: the map is mirrored with it
+            hand_env = env if env is None or not left else replace(env, to_map=env.to_map @ MIRROR_X)
             canvas = self.renderer.render(v_all, f_all, K, S, S, color=colors, light_dir=light["light_dir"],
-                                          ambient=light["ambient"], background=canvas).rgb
+                                          ambient=light["ambient"], background=canvas, env=hand_env).rgb
             if left:
                 canvas = np.ascontiguousarray(canvas[:, ::-1])
             clipped = np.clip(np.asarray(mbox, np.float64), -0.5, S - 0.5)
@@ -225,6 +326,9 @@ class CompositeWorker:
                 if occ[y0:y1, x0:x1].mean() < 0.6:
                     kept.append(i)
             boxes, lefts = [boxes[i] for i in kept], [lefts[i] for i in kept]
+        fx_rng = self._stream(index, 3, cfg.camera_fx)
+        if fx_rng is not None and fx_rng.random() < cfg.camera_fx:
+            canvas = sample_camera(fx_rng, S).apply(canvas, fx_rng)
         if cfg.photometric:
             canvas = augment_photometric(rng, canvas)
         return {"image": canvas, "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
@@ -235,7 +339,7 @@ class CompositeWorker:
         rng = np.random.default_rng([self.cfg.seed, int(i)])
         n = hand_count(rng, self.cfg)
         v, j = self.hands(n, self.cfg.seed * 1_000_003 + int(i), rng)
-        return self.compose(rng, v, j)
+        return self.compose(rng, v, j, i)
 
     def render_shard(self, shard: int) -> int:
         cfg = self.cfg
@@ -250,7 +354,7 @@ class CompositeWorker:
         left = np.zeros((len(idx), MAX_HANDS), bool)
         for k, rng in enumerate(rngs):
             s0, s1 = starts[k], starts[k + 1]
-            out = self.compose(rng, verts[s0:s1], joints[s0:s1])
+            out = self.compose(rng, verts[s0:s1], joints[s0:s1], int(idx[k]))
             m = len(out["boxes"])
             boxes[k, :m], left[k, :m] = out["boxes"], out["left"]
             n_hands.append(m)
