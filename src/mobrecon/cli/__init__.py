@@ -60,6 +60,7 @@ COMMANDS: dict[str, Command] = {
     "detect-real": Command("cache the real training photos (letterboxed, with their hand boxes) for the detector"),
     "detect-train": Command("train the hand detector", training=True),
     "detect-eval": Command("score the hand detector on a composite set (AP at IoU 0.5)"),
+    "detect-calibrate": Command("choose the hand detector's score threshold on validation images (best F1)"),
     "handedness": Command("say whether the hand in a photo is a left or a right hand"),
     "handedness-train": Command("fit the handedness head on a model's encoder (generated sets)"),
     "handedness-eval": Command("score the handedness head on generated sets (accuracy, as stored and mirrored)"),

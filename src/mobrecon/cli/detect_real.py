@@ -1,6 +1,7 @@
 """``mobrecon detect-real FILE``: cache the real training photos for the hand detector (the
 signer frames' and close-ups' train splits, letterboxed, with their hand boxes) into FILE
-(.npz), which a detector run config mixes in (``real:``)."""
+(.npz), which a detector run config mixes in (``real:``); ``--split valid``: the signer frames'
+validation split instead, for ``mobrecon detect-calibrate --real``."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ def add_arguments(d: argparse.ArgumentParser) -> None:
     d.add_argument("--signer-boxes", choices=("teacher", "set"), default="teacher",
                    help="the signer frames' boxes: the teacher's hands widened to whole-hand "
                    "boxes (default) or the set's own gesture boxes")
+    d.add_argument("--split", choices=("train", "valid"), default="train",
+                   help="train: the photos to train on (default); valid: the signer frames' validation "
+                   "split, to calibrate the score threshold on")
 
 
 def run(args) -> int:
     counts = make_real_cache(args.realdata or default_realdata(), args.labels, args.out,
-                             signer_boxes=args.signer_boxes)  # a missing or bad file: one line (main)
+                             signer_boxes=args.signer_boxes, split=args.split)  # a missing or bad file: one line (main)
     print(f"{args.out}: {json.dumps(counts)}")
     return 0

@@ -22,15 +22,10 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
-                      iou: float = 0.5) -> dict:
-    """AP over a set of images, class-agnostic.
-
-    detections: per image an (n, >=5) array [x0, y0, x1, y1, score, ...];
-    ground_truth: per image an (m, 4) array of boxes.
-    Returns ``ap`` (0 when there is no ground truth), ``precision`` and ``recall`` at the
-    last detection, ``n_gt``, ``n_det``, ``tp``.
-    """
+def _matches(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray], iou: float):
+    """(scores (n,), hits (n,) 1.0 where a detection matched an unused ground-truth box at
+    ``iou``, n_gt): each image's detections matched greedily in score order, so that cutting the
+    list at any score keeps the same matches."""
     if len(detections) != len(ground_truth):
         raise ValueError(f"{len(detections)} detection lists for {len(ground_truth)} images")
     scores, hits = [], []
@@ -53,13 +48,49 @@ def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[n
                 hits.append(1.0)
             else:
                 hits.append(0.0)
-    if not scores or n_gt == 0:
+    return np.asarray(scores, np.float64), np.asarray(hits, np.float64), n_gt
+
+
+def precision_recall(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
+                     iou: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores, precision, recall), each (n,), detections sorted by falling score: entry k is
+    what a threshold at ``scores[k]`` keeps (inputs as :func:`average_precision`)."""
+    scores, hits, n_gt = _matches(detections, ground_truth, iou)
+    order = np.argsort(-scores, kind="stable")
+    tp = np.cumsum(hits[order])
+    fp = np.cumsum(1.0 - hits[order])
+    return scores[order], tp / np.maximum(tp + fp, 1e-12), tp / max(n_gt, 1)
+
+
+def best_f1_threshold(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
+                      iou: float = 0.5) -> dict:
+    """The score threshold with the highest F1 (precision and recall's harmonic mean) at
+    ``iou``: ``threshold``, ``f1``, ``precision``, ``recall`` (threshold 1.0 and zeros when
+    nothing matches)."""
+    scores, prec, rec = precision_recall(detections, ground_truth, iou)
+    f1 = 2 * prec * rec / np.maximum(prec + rec, 1e-12)
+    if not len(f1) or f1.max() <= 0:
+        return {"threshold": 1.0, "f1": 0.0, "precision": 0.0, "recall": 0.0}
+    # a threshold keeps every detection with an equal score: the last entry of a run of ties counts
+    last = np.r_[scores[1:] != scores[:-1], True]
+    k = int(np.argmax(np.where(last, f1, -1.0)))
+    return {"threshold": float(scores[k]), "f1": float(f1[k]), "precision": float(prec[k]), "recall": float(rec[k])}
+
+
+def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
+                      iou: float = 0.5) -> dict:
+    """AP over a set of images, class-agnostic.
+
+    detections: per image an (n, >=5) array [x0, y0, x1, y1, score, ...];
+    ground_truth: per image an (m, 4) array of boxes.
+    Returns ``ap`` (0 when there is no ground truth), ``precision`` and ``recall`` at the
+    last detection, ``n_gt``, ``n_det``, ``tp``.
+    """
+    scores, hits, n_gt = _matches(detections, ground_truth, iou)
+    if not len(scores) or n_gt == 0:
         return {"ap": 0.0, "precision": 0.0, "recall": 0.0, "n_gt": n_gt, "n_det": len(scores), "tp": 0}
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    tp = np.cumsum(np.asarray(hits)[order])
-    fp = np.cumsum(1.0 - np.asarray(hits)[order])
-    recall = tp / n_gt
-    precision = tp / np.maximum(tp + fp, 1e-12)
+    _, precision, recall = precision_recall(detections, ground_truth, iou)
+    tp = np.round(recall * n_gt)
     # all-point interpolation: precision made monotone, integrated over recall steps
     mrec = np.concatenate([[0.0], recall, [1.0]])
     mpre = np.concatenate([[1.0], precision, [0.0]])

@@ -121,12 +121,16 @@ class HandDetector:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, **kw) -> "HandDetector":
-        """The shipped detector (``path`` None) or one from a detector file / training checkpoint."""
+        """The shipped detector (``path`` None) or one from a detector file / training checkpoint;
+        the score threshold is the file's calibrated one when it has one (``meta["threshold"]``),
+        else :data:`DEFAULT_THRESHOLD`, unless ``threshold=`` is given."""
         p = Path(path) if path is not None else shipped_detector()
         if path is None and not p.is_file():
             raise FileNotFoundError(f"no hand detector weights are shipped (expected {p}); "
                                     "train one with mobrecon detect-train")
         model, meta = load_detector_model(p)
+        if "threshold" in meta:  # calibrated for these weights (mobrecon detect-calibrate)
+            kw.setdefault("threshold", float(meta["threshold"]))
         return cls(model, meta=meta, **kw)
 
     @property

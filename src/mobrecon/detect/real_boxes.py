@@ -146,22 +146,29 @@ class MixedDetectionSet(Dataset):
         return {"input": to_tensor_image(img), **t}
 
 
+CACHE_SPLITS = ("train", "valid")
+
+
 def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, size: int = 256,
-                    signer_boxes: str = "teacher") -> dict:
-    """The training cache of the signer frames' and the close-ups' TRAIN splits (never a test
-    split, never HaGRID) from ``realdata`` with the teacher's ``labels`` folder
-    (``signers.npz``, ``closeups.npz``); ``signer_boxes`` as :func:`signer_entries`'s ``boxes``;
-    returns counts per source."""
+                    signer_boxes: str = "teacher", split: str = "train") -> dict:
+    """A cache of real photos with hand boxes from ``realdata`` with the teacher's ``labels``
+    folder (``signers.npz``, ``closeups.npz``), never of a test split nor of HaGRID: ``split``
+    "train", the signer frames' and the close-ups' training splits (to train on); "valid", the
+    signer frames' validation split (to calibrate on; the close-ups have none).
+    ``signer_boxes`` as :func:`signer_entries`'s ``boxes``; returns counts per source."""
+    if split not in CACHE_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(CACHE_SPLITS)}, got {split!r}")
     realdata, labels = Path(realdata), Path(labels)
     for name in ("signers.npz", "closeups.npz"):
         if not (labels / name).is_file():
             raise FileNotFoundError(f"{labels / name}: teacher labels missing (make them with mobrecon label)")
-    signers = SignerFrames(realdata / "rf100-hand-gestures", "train", labels=labels / "signers.npz")
-    closeups = CloseUps(realdata / "sign-language-digits", "train", labels=labels / "closeups.npz")
+    signers = SignerFrames(realdata / "rf100-hand-gestures", split, labels=labels / "signers.npz")
 
     def entries():
         yield from signer_entries(signers, size, signer_boxes)
-        yield from closeup_entries(closeups, size)
+        if split == "train":
+            yield from closeup_entries(CloseUps(realdata / "sign-language-digits", "train",
+                                                labels=labels / "closeups.npz"), size)
 
     build_real_boxes(out, entries())
     with np.load(out) as z:
