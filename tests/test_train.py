@@ -345,3 +345,39 @@ def test_torchrun_two_processes_gloo(synth_set, tmp_path):
     assert r.stdout.count("done at step 3") == 1  # 12 samples / 2 processes / batch 2; one process reports
     ck = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)
     assert ck["step"] == 3 and ck["epoch"] == 1
+
+
+def test_precise_batchnorm_statistics_are_the_plain_average():
+    from mobrecon.train.precise_bn import recompute_batchnorm
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4))
+    batches = [torch.randn(5, 3, 4, 4) * (i + 1) for i in range(3)]
+    assert recompute_batchnorm(net, batches) == 3 and not net.training
+    feats = [net[0](b).detach() for b in batches]
+    mean = torch.stack([f.mean((0, 2, 3)) for f in feats]).mean(0)
+    var = torch.stack([f.var((0, 2, 3), unbiased=True) for f in feats]).mean(0)
+    assert torch.allclose(net[1].running_mean, mean, atol=1e-5) and torch.allclose(net[1].running_var, var, rtol=1e-4)
+    assert net[1].momentum == 0.1  # restored
+    before = net[1].running_mean.clone()
+    assert recompute_batchnorm(net, []) == 0 and torch.equal(net[1].running_mean, before)  # nothing seen: kept
+
+
+def test_precise_bn_setting_rewrites_the_model_files_statistics_only(synth_set, tmp_path):
+    from mobrecon.models.weights import load_model
+    from mobrecon.train.config import DataConfig
+    from mobrecon.train.trainer import train
+
+    data = DataConfig(train=f"synth:{synth_set}", val=f"synth:{synth_set}", val_count=2, workers=0)
+    r = train(_cfg(synth_set, epochs=1, precise_bn=3, data=data), tmp_path / "p", progress=False)
+    log = [json.loads(x) for x in (tmp_path / "p" / "log.jsonl").read_text().splitlines()]
+    done = [x for x in log if "precise_bn" in x.get("event", "")]
+    assert len(done) == 1 and "averaged over 2 batches" in done[0]["event"] and "val" in done[0]  # 2 steps/epoch
+    trained = _weights(r["checkpoint"])
+    shipped = load_model(r["model"]).state_dict()
+    stats = [k for k in trained if "running_" in k]
+    assert stats and any(not torch.allclose(trained[k].float(), shipped[k].float(), rtol=1e-2, atol=1e-3) for k in stats)
+    w = [k for k in trained if trained[k].is_floating_point() and "running" not in k]
+    assert all(torch.allclose(trained[k].half().float(), shipped[k].float()) for k in w)
+    with pytest.raises(ValueError, match="precise_bn must be"):
+        train(_cfg(synth_set, precise_bn=-1), tmp_path / "q", progress=False)

@@ -61,7 +61,10 @@ class TrainConfig:
     on a CPU with bf16 instructions, where it is about 1.5x faster; the losses stay float32);
     ``channels_last``: images and convolution weights in NHWC memory order; ``compile``: a
     ``torch.compile`` backend for the training forward pass ("" = none; "inductor" generates
-    fused kernels, needs a C++ compiler and compiles for a minute or two at the start)."""
+    fused kernels, needs a C++ compiler and compiles for a minute or two at the start);
+    ``precise_bn``: at the end, BatchNorm's running statistics recomputed as the average over this
+    many training batches (0 = keep the training's moving average; see
+    :mod:`mobrecon.train.precise_bn`)."""
 
     model: str = "mobrecon_ghoststack"
     hand: str = "openhand"
@@ -78,6 +81,7 @@ class TrainConfig:
     amp: bool = False
     channels_last: bool = False
     compile: str = ""
+    precise_bn: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -89,6 +93,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.precise_bn < 0:
+            raise ValueError(f"precise_bn must be a number of batches >= 0, got {self.precise_bn}")
         if self.data.val_every < 1:
             raise ValueError(f"data.val_every must be at least 1 (epochs), got {self.data.val_every}")
         if self.augment.views not in (1, 2):

@@ -38,6 +38,7 @@ from mobrecon.train.checkpoint import as_checkpoint, load_checkpoint, save_check
 from mobrecon.train.config import TrainConfig, to_dict
 from mobrecon.train.losses import mesh_recon_losses, pose2d_pretrain_losses
 from mobrecon.train.pose2d_pretrain import Pose2DPretrainNet, load_stage1
+from mobrecon.train.precise_bn import recompute_batchnorm
 from mobrecon.train.schedule import build_scheduler
 from mobrecon.train.stop import StopFlag
 
@@ -320,6 +321,27 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
     if main:
         if bar is not None:
             bar.close()
+        if cfg.stage == "mesh" and status != "interrupted" and cfg.precise_bn:
+            # last.pt keeps the training's own statistics (a resume goes on from them); model.pt
+            # gets the averaged ones
+            data.set_epoch(cfg.epochs)  # augmentation draws of an epoch after the last
+            sampler = EpochSampler(len(data), cfg.batch_size, min(cfg.precise_bn, n_steps), cfg.seed, cfg.epochs,
+                                   0, 0, 1)
+            loader = DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
+                                drop_last=True)
+
+            def run_batch(x):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    return model(x.to(device))
+
+            images = (b["image"].flatten(0, 1) for b in loader)
+            if cfg.channels_last:
+                images = (x.contiguous(memory_format=torch.channels_last) for x in images)
+            n_bn = recompute_batchnorm(model, images, run_batch)
+            rec = {"step": step, "event": f"BatchNorm statistics averaged over {n_bn} batches (precise_bn)"}
+            if val_set is not None:
+                rec["val"] = validate(model, val_set, cfg)
+            log_fh.write(json.dumps(rec) + "\n")
         if cfg.stage == "mesh" and status != "interrupted":
             result["model"] = str(save_model(out / "model.pt", model, cfg.model,
                                              meta={"steps": step, "epochs": epoch, "data": cfg.data.train}))
