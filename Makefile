@@ -30,7 +30,7 @@ demo: install
 	$(BIN)/mobrecon hand --pose random --seed 7 --shape 0.5,1,0,-1,0,0.5 --out out/demo/hand_random.obj --png out/demo/hand_random.png
 	$(BIN)/mobrecon synth --out out/demo/synth --count 64 --shard-size 32 --seed 0 --quiet
 	$(BIN)/mobrecon synth --preview out/demo/synth --png out/demo/synth_preview.png --n 16
-	$(BIN)/mobrecon reconstruct samples/*.jpg samples/*.png --no-detect --out out/demo/photos
+	$(BIN)/mobrecon reconstruct samples/*.jpg samples/*.png --out out/demo/photos
 
 test: install
 	$(BIN)/python -m pytest

@@ -310,3 +310,16 @@ def test_hand_argument_overrides_handedness(random_model):
     assert [r.extra["handedness"] for r in results] == ["right", "right"]
     with pytest.raises(ValueError, match="'left' or 'right'"):
         plain.predict(img, hand="both")
+
+
+def test_a_box_inside_a_better_one_is_suppressed():
+    from mobrecon.detect.decode import suppress
+
+    hand = [10, 10, 110, 160, 0.9, 0]
+    thumb = [15, 100, 45, 150, 0.5, 0]        # all inside the hand's box, IoU with it only 0.1
+    other = [100, 20, 200, 170, 0.4, 1]       # a second hand overlapping the first at its edge
+    dets = np.array([hand, thumb, other], float)
+    assert box_iou(dets[1:2, :4], dets[:1, :4])[0, 0] < 0.6
+    assert len(suppress(dets, 0.6)) == 3                      # IoU alone keeps the thumb
+    kept = suppress(dets, 0.6, inside=0.8)
+    assert kept[:, 4].tolist() == [0.9, 0.4]

@@ -45,25 +45,34 @@ def peaks(heat, k: int = 20) -> tuple[np.ndarray, ...]:
     return flat[idx], idx // (h * w), rem // w, rem % w
 
 
-def suppress(dets: np.ndarray, iou: float) -> np.ndarray:
+def suppress(dets: np.ndarray, iou: float, inside: float | None = None) -> np.ndarray:
     """Greedy box suppression: (n, >=5) rows sorted best first -> the rows overlapping no
-    better kept row by more than ``iou``."""
+    better kept row by more than ``iou``, and (``inside``) lying in none by more than that share
+    of their own area (a finger or thumb peak inside a hand's box)."""
     keep: list[int] = []
     m = box_iou(dets[:, :4], dets[:, :4])
+    if inside is not None:
+        lo = np.maximum(dets[:, None, :2], dets[None, :, :2])
+        hi = np.minimum(dets[:, None, 2:4], dets[None, :, 2:4])
+        inter = np.clip(hi - lo, 0, None).prod(-1)
+        own = np.maximum(np.clip(dets[:, 2:4] - dets[:, :2], 0, None).prod(-1), 1e-12)
+        share = inter / own[:, None]  # share[i, j]: how much of box i lies in box j
     for i in range(len(dets)):
-        if all(m[i, j] <= iou for j in keep):
+        if all(m[i, j] <= iou and (inside is None or share[i, j] <= inside) for j in keep):
             keep.append(i)
     return dets[keep]
 
 
 def decode(out: dict, threshold: float = 0.3, k: int = 20, stride: int = STRIDE,
-           class_nms: bool = True, nms_iou: float | None = 0.6) -> list[np.ndarray]:
+           class_nms: bool = True, nms_iou: float | None = 0.6, inside: float | None = 0.8) -> list[np.ndarray]:
     """Network outputs for a batch (``heatmap`` logits, ``size``, ``offset``: (B, 2, H, W),
     numpy or CPU tensors) -> per image an (n, 6) float64 array of [x0, y0, x1, y1, score,
     class] in input pixels, best first, scores >= ``threshold``. With ``class_nms`` a peak is
     dropped where a stronger one of the other class sits in its 3x3 neighbourhood (one hand,
     one handedness); with ``nms_iou`` a box overlapping a better one by more than that IoU is
-    dropped too."""
+    dropped too, and with ``inside`` one whose area lies in a better box by more than that share
+    (CenterNet's typical false positive on a photo of one hand: a thumb or finger found as a
+    small hand of its own inside the hand's box)."""
     heat = 1.0 / (1.0 + np.exp(-_np(out["heatmap"])))
     size, offset = _np(out["size"]), _np(out["offset"])
     if class_nms:  # suppress across classes too: the max over classes must be at the peak
@@ -81,5 +90,5 @@ def decode(out: dict, threshold: float = 0.3, k: int = 20, stride: int = STRIDE,
         w, h = wh[:, 0] * stride, wh[:, 1] * stride
         dets = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, scores.astype(np.float64),
                          cls.astype(np.float64)], 1).reshape(-1, 6)
-        results.append(suppress(dets, nms_iou) if nms_iou is not None and len(dets) > 1 else dets)
+        results.append(suppress(dets, nms_iou, inside) if nms_iou is not None and len(dets) > 1 else dets)
     return results
