@@ -192,7 +192,7 @@ def paint_skin(rng: np.random.Generator, base: np.ndarray, size: int = TEXTURE_S
     lines = np.maximum(np.cos((lay.knuckle_along + wobble) * (2 * np.pi / period) + rng.uniform(0, 2 * np.pi)), 0) ** 6
     wrinkle = rng.uniform(0.15, 0.35) * lay.knuckle * lines * (0.6 + 0.4 * np.tanh(_noise(rng, s, 16)))
     col = col * (1.0 - knuckle_dark * lay.knuckle - wrinkle)[..., None]
-    # palm-side flexion creases: one or two sharp lines per joint
+    # palm-side flexion creases: one sharp line across each crease joint
     offset = rng.normal(0.0, 0.4e-3)
     crease_line = np.exp(-0.5 * ((lay.crease_along - offset + 0.25e-3 * _noise(rng, s, 20)) / CREASE_SIGMA) ** 2)
     col = col * (1.0 - rng.uniform(0.08, 0.22) * lay.crease * crease_line)[..., None]
