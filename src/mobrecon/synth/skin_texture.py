@@ -29,7 +29,7 @@ from mobrecon.hand.skeleton import ARTICULATED
 from mobrecon.hand.uv import openhand_uv
 from mobrecon.synth.appearance import nail_color, palm_color
 
-__all__ = ["SkinLayout", "skin_layout", "paint_skin", "texture_size", "TEXTURE_SIZE"]
+__all__ = ["SkinLayout", "skin_layout", "rasterize", "paint_skin", "texture_size", "TEXTURE_SIZE"]
 
 TEXTURE_SIZE = 256
 # Joints with wrinkles on the back: every finger joint (the knuckles, PIPs and DIPs) and the
@@ -91,7 +91,7 @@ def _fill_from_nearest(maps: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """(S, S, C) ``maps`` with every uncovered texel set to its nearest covered texel's value."""
     _, labels = cv2.distanceTransformWithLabels((~covered).astype(np.uint8), cv2.DIST_L2, 5,
                                                 labelType=cv2.DIST_LABEL_PIXEL)
-    rows, cols = np.nonzero(covered)  # raster order: the order DIST_LABEL_PIXEL numbers them
+    rows, cols = np.nonzero(covered)  # each covered texel has a label of its own
     src = np.full(labels.max() + 1, -1)
     src[labels[rows, cols]] = np.arange(len(rows))
     pick = src[labels]
@@ -103,10 +103,10 @@ def _smoothstep(x, lo, hi):
     return t * t * (3.0 - 2.0 * t)
 
 
-def _joint_bands(position: np.ndarray, keypoints: np.ndarray, joints, half_width: float, sigma: bool):
-    """Max over ``joints`` (articulated indices) of a band across the bone at each joint:
-    ((S, S) weight, (S, S) signed distance along the bone of the joint that gives it).
-    ``sigma``: a Gaussian band of std ``half_width``; else a flat-topped one of that half-width."""
+def _joint_bands(position: np.ndarray, keypoints: np.ndarray, joints, half_width: float):
+    """Max over ``joints`` (articulated indices) of a flat-topped band of ``half_width`` (m)
+    across the bone at each joint, fading out off the finger: ((S, S) weight, (S, S) signed
+    distance along the bone from the joint that gives it). position (S, S, 3), keypoints (21, 3)."""
     best = np.zeros(position.shape[:2])
     along = np.zeros(position.shape[:2])
     for a in joints:
@@ -116,11 +116,7 @@ def _joint_bands(position: np.ndarray, keypoints: np.ndarray, joints, half_width
         rel = position - keypoints[k]
         ax = rel @ axis
         rad = np.linalg.norm(rel - ax[..., None] * axis, axis=-1)
-        if sigma:
-            w = np.exp(-0.5 * (ax / half_width) ** 2)
-        else:
-            w = 1.0 - _smoothstep(np.abs(ax), 0.6 * half_width, half_width)
-        w = w * (1.0 - _smoothstep(rad, *FINGER_RADIUS))
+        w = (1.0 - _smoothstep(np.abs(ax), 0.6 * half_width, half_width)) * (1.0 - _smoothstep(rad, *FINGER_RADIUS))
         take = w > best
         best[take], along[take] = w[take], ax[take]
     return best, along
@@ -144,8 +140,8 @@ def skin_layout(size: int = TEXTURE_SIZE) -> SkinLayout:
     nail = cv2.dilate(nail, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     nail = cv2.GaussianBlur(nail.astype(np.float64) / 255.0, (0, 0), max(size / 512, 0.5))
     back = 1.0 - _smoothstep(palm, 0.2, 0.6)
-    knuckle, k_along = _joint_bands(position, keypoints, KNUCKLE_JOINTS, KNUCKLE_HALF_WIDTH, sigma=False)
-    crease, c_along = _joint_bands(position, keypoints, CREASE_JOINTS, CREASE_SIGMA * 4, sigma=False)
+    knuckle, k_along = _joint_bands(position, keypoints, KNUCKLE_JOINTS, KNUCKLE_HALF_WIDTH)
+    crease, c_along = _joint_bands(position, keypoints, CREASE_JOINTS, 4 * CREASE_SIGMA)
     f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
     return SkinLayout(f32(position), f32(palm), f32(nail), f32(knuckle * back * (1 - nail)), f32(k_along),
                       f32(crease * _smoothstep(palm, 0.5, 0.9)), f32(c_along), covered)
