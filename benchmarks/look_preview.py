@@ -5,6 +5,7 @@ one (forearm, photo backgrounds, camera effects), above a row of real close-ups 
 small preview). Prints the generation speed of both looks.
 
     python benchmarks/look_preview.py --png docs/synth_forearm.png
+    python benchmarks/look_preview.py --skin --size 192 --png docs/synth_skin.png   # per-vertex vs UV skin
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mobrecon.synth.generator import SynthConfig, generate
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata" / "sign-language-digits" / "Dataset"
 LOOKS = {"old look": {}, "new look": dict(forearm=1.0, photo_bg=0.6, camera_fx=1.0)}
+SKIN_LOOKS = {"vertex skin": {}, "UV skin": dict(skin_texture=1.0)}  # --skin: same samples otherwise
 
 
 def real_row(n: int, size: int, seed: int) -> list[np.ndarray]:
@@ -44,10 +46,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=6, help="images per row")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--skin", action="store_true", help="compare per-vertex skin with the UV skin texture instead")
     args = ap.parse_args()
     rows, names = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, kw in LOOKS.items():
+        for name, kw in (SKIN_LOOKS if args.skin else LOOKS).items():
             cfg = SynthConfig(count=args.n, seed=args.seed, size=args.size, occluder_prob=0.0, **kw)
             run = generate(Path(tmp) / name.replace(" ", "_"), cfg, progress=False)["last_run"]
             print(f"{name}: {run['images_per_second']} images/s (1 worker, {args.n} images, including start-up)")

@@ -39,6 +39,8 @@ def add_arguments(y: argparse.ArgumentParser) -> None:
     y.add_argument("--sleeve", type=float, default=0.5, help="of the forearms, the share wearing a sleeve")
     y.add_argument("--camera-fx", type=float, default=0.0, help="share of images (video: sequences) through "
                    "camera effects: exposure, white balance, vignetting, defocus, motion blur, sensor noise")
+    y.add_argument("--skin-texture", type=float, default=0.0, help="share of images (video: sequences) whose "
+                   "hand skin is painted through OpenHand's UVs (blotches, pores, knuckle wrinkles, nails)")
     y.add_argument("--fetch-look", nargs="?", const="-", metavar="CACHE",
                    help="instead: download and prepare the openly licensed photos and HDR maps into CACHE "
                         "(default $MOBRECON_LOOK_CACHE or ~/.cache/mobrecon/look)")
@@ -76,7 +78,7 @@ def run(args) -> int:
                       shape=args.shape_scale, occluder_prob=args.occluders,
                       photometric=not args.no_photometric, photo_bg=args.photo_bg,
                       env_light=args.env_light, env_bg=args.env_bg, forearm=args.forearm, sleeve=args.sleeve,
-                      camera_fx=args.camera_fx)
+                      camera_fx=args.camera_fx, skin_texture=args.skin_texture)
     summary = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
     last = summary["last_run"]
     speed = f", {last['images_per_second']} images/s" if last["images"] else " (nothing left to do)"
@@ -89,7 +91,7 @@ def _synth_video(args) -> int:
         raise UserError("synth --video needs --out DIR, --sequences N and --frames N")
     cfg = VideoConfig(sequences=args.sequences, frames=args.frames, fps=args.fps, seed=args.seed, size=args.size,
                       shape=args.shape_scale, photometric=not args.no_photometric, forearm=args.forearm,
-                      sleeve=args.sleeve, camera_fx=args.camera_fx)
+                      sleeve=args.sleeve, camera_fx=args.camera_fx, skin_texture=args.skin_texture)
     summary = generate_video(args.out, cfg, workers=args.workers, progress=not args.quiet)
     print(f"{args.out}: {summary['count']} frames in {cfg.sequences} sequence(s) at {cfg.fps:g} fps")
     return 0

@@ -547,7 +547,7 @@ _PALM_TONE = np.array([0.92, 0.70, 0.66])
 _NAIL_TONE = np.array([0.97, 0.84, 0.80])
 
 
-def _palm_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+def palm_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
     """The palm-side colour for skin ``base`` ((3,)): lighter, pinker and less saturated, much
     more so for dark skin (up to about half-way to a light pink palm tone) than for light skin
     (a slight pink shift, a touch lighter). Returns (3,) float64 (may exceed 1 slightly)."""
@@ -559,7 +559,7 @@ def _palm_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
     return (1.0 - amount) * base + amount * target
 
 
-def _nail_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+def nail_color(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
     """A fingernail colour for skin ``base`` ((3,)): mostly the skin lightened towards a random
     pinkish white (a touch brighter, as the glossy nail catches light); about 1 in 16 hands
     have painted nails (a random saturated or dark colour). Returns (3,) float64."""
@@ -611,8 +611,8 @@ def vertex_colors(rng: np.random.Generator, vertices: np.ndarray, base: np.ndarr
         for k, a in w.items():
             if a.shape != (len(p),):
                 raise ValueError(f"regions.{k} must be ({len(p)},), got {a.shape}")
-        palm = _palm_color(rng, base)
-        nail = _nail_color(rng, base)
+        palm = palm_color(rng, base)
+        nail = nail_color(rng, base)
         crease = rng.uniform(0.04, 0.18)
         col = col + w["palmar"][:, None] * ((palm / np.maximum(base, 1e-3))[None] * col - col)
         col = col * (1.0 - crease * w["crease"])[:, None]

@@ -24,7 +24,9 @@ labels: the mask and depth stay the hand's own (:func:`hand_and_arm`); with ``ca
 share of images goes through :mod:`mobrecon.camera_effects` (exposure, white balance,
 vignetting, defocus, motion blur, sensor noise). Both draw from their own random streams
 ((seed, i, 1) and (seed, i, 2)), so a sample's labels and the rest of its look do not depend on
-them, and at 0 a set is byte for byte what it was before they existed.
+them, and at 0 a set is byte for byte what it was before they existed. With ``skin_texture``
+(a share, default 0, its own stream (seed, i, 3)) the hand's skin is painted in texture space
+(:mod:`mobrecon.synth.skin_texture`, through OpenHand's UVs) instead of per vertex.
 Layout on disk: :mod:`mobrecon.synth.storage`. The shard loop (:func:`run_shards`: resume,
 worker processes, progress) and the settings check (:func:`check_config`) also drive the video
 generator, :mod:`mobrecon.synth.video`.
@@ -50,6 +52,7 @@ from mobrecon.camera_effects import sample_camera
 from mobrecon.hand.lbs import matrix_to_axis_angle
 from mobrecon.hand.load import load_hand
 from mobrecon.hand.regions import skin_regions
+from mobrecon.hand.uv import openhand_uv
 from mobrecon.io_utils import atomic_write_text, folder_lock
 from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
@@ -60,6 +63,7 @@ from mobrecon.synth.forearm import ArmMesh, arm_mesh, sample_arm, turn_away, wri
 from mobrecon.synth.look_assets import default_cache, load_index
 from mobrecon.synth.photo_backgrounds import PhotoBackgrounds
 from mobrecon.synth.pose_space import N_UNIFORM, random_pose_angles, uniform_poses, varied_angles
+from mobrecon.synth.skin_texture import paint_skin, texture_size
 from mobrecon.synth.viewpoints import (N_VIEWS, hemisphere_viewpoints, intrinsics, jitter_view, view_camera,
                                       view_direction)
 from mobrecon.viz.render import MeshRenderer, RenderResult, vertex_normals
@@ -94,6 +98,7 @@ class SynthConfig:
     forearm: float = 0.0         # share of images with a forearm (not in the labels)
     sleeve: float = 0.5          # of those, the share with a sleeve
     camera_fx: float = 0.0       # share of images through camera effects (blur, noise, vignetting, ...)
+    skin_texture: float = 0.0    # share of images whose hand skin is a painted UV texture
 
     def check(self) -> None:
         if self.count < 1:
@@ -104,7 +109,7 @@ class SynthConfig:
             raise ValueError(f"--size must be between 32 and 1024, got {self.size}")
         if self.shard_size < 1:
             raise ValueError(f"shard size must be positive, got {self.shard_size}")
-        for name in ("photo_bg", "env_light", "env_bg", "forearm", "sleeve", "camera_fx"):
+        for name in ("photo_bg", "env_light", "env_bg", "forearm", "sleeve", "camera_fx", "skin_texture"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"--{name.replace('_', '-')} must be a share in [0, 1], got {v}")
@@ -217,16 +222,24 @@ class _Worker:
                 bg, kind = make_background(rng, size)
             light = env_summary(env) if env is not None else sample_light(rng)  # (old order kept)
             base = skin_tone(rng)
-            # the forearm and the camera draw from their own streams, so that turning them on
-            # leaves everything else of sample i (labels, background, skin, light) as it was
+            # the forearm, the camera and the skin texture draw from their own streams, so that
+            # turning them on leaves everything else of sample i (labels, background, light) as it was
+            skin_rng = np.random.default_rng([cfg.seed, int(i), 3]) if cfg.skin_texture > 0 else None
+            texture = None
+            if skin_rng is not None and skin_rng.random() < cfg.skin_texture:
+                texture = paint_skin(skin_rng, base, texture_size(size))
             arm_rng = np.random.default_rng([cfg.seed, int(i), 1]) if cfg.forearm > 0 else None
             arm_shape = None
             if arm_rng is not None and arm_rng.random() < cfg.forearm:
                 arm_shape = turn_away(sample_arm(arm_rng, cfg.sleeve), view_direction(lon, lat))
             render = dict(K=K, width=size, height=size, env=env, light_dir=light["light_dir"],
                           ambient=light["ambient"], background=bg)
+            if texture is not None:
+                render.update(texture=texture, texcoords=openhand_uv().texcoords)
             if arm_shape is None:
                 colors = np.clip(vertex_colors(rng, verts_h[k], base, regions) * np.asarray(light["color"]), 0, 1)
+                if texture is not None:  # the vertex colours only tint the texture: the light's colour
+                    colors[:] = np.clip(light["color"], 0, 1)
                 res = self.renderer.render(vc, self.faces, color=colors, **render)
                 rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE
                 occluded = False
@@ -236,6 +249,8 @@ class _Worker:
                                        arm.regions(regions, self.loop), center=verts_h[k].mean(0))
                 colors[len(vc):] = arm.colors(colors[len(vc):], arm_shape)
                 colors = np.clip(colors * np.asarray(light["color"]), 0, 1)
+                if texture is not None:
+                    colors[:len(vc)] = np.clip(light["color"], 0, 1)
                 res, label = hand_and_arm(self.renderer, self.faces, vc, arm, R, t, colors, render)
                 rgb = res.rgb
                 occluded = arm_hides(label)
@@ -288,14 +303,18 @@ def hand_and_arm(renderer: MeshRenderer, faces: np.ndarray, vc: np.ndarray, arm:
     vc (V, 3) the hand in camera coordinates, ``arm`` its
     :class:`~mobrecon.synth.forearm.ArmMesh` (hand frame) and ``R, t`` the hand frame to the
     camera, ``colors`` (V + M, 3) hand and arm vertex colours, ``render`` the other keywords of
-    :meth:`MeshRenderer.render`. Returns ``(hand, label)``: ``hand.rgb`` (H, W, 3) uint8 the
+    :meth:`MeshRenderer.render` (``texcoords``, if any, the hand faces'; the arm's faces keep
+    their vertex colours). Returns ``(hand, label)``: ``hand.rgb`` (H, W, 3) uint8 the
     picture of hand and arm together, ``hand.mask`` / ``hand.depth`` the hand's own silhouette
     and depth, and (H, W) uint8 mask labels: the hand's skin behind the arm is
     ``MASK_OCCLUDED``, as behind an occluder; what the hand alone would show of its own inside
     through the open wrist is the arm now, not hand (0).
     """
     both = np.concatenate([vc, arm.vertices @ R.T + t])
-    together = renderer.render(both, np.concatenate([faces, arm.faces(both)]), color=colors, **render)
+    arm_faces = arm.faces(both)
+    if render.get("texcoords") is not None:  # arm faces: u < 0, vertex colours
+        render = dict(render, texcoords=np.concatenate([render["texcoords"], np.full((len(arm_faces), 3, 2), -1.0)]))
+    together = renderer.render(both, np.concatenate([faces, arm_faces]), color=colors, **render)
     alone = renderer.render(vc, faces, render["K"], render["width"], render["height"],
                             color=facing_colors(vc, faces), ambient=1.0)
     z = alone.depth

@@ -25,7 +25,9 @@ resumes by skipping complete sequences. Within a sequence (motion: :mod:`~mobrec
   sequence (:mod:`~mobrecon.synth.forearm`, bent away from the camera's mean direction), rebuilt
   on every frame's wrist loop so it follows the wrist; with ``camera_fx`` a share of sequences
   is seen through one camera (:func:`mobrecon.camera_effects.sample_camera` without motion
-  blur), its sensor noise drawn per frame. Neither changes a label.
+  blur), its sensor noise drawn per frame; with ``skin_texture`` a share of sequences has one
+  painted skin texture (:mod:`mobrecon.synth.skin_texture`) for all its frames. None of them
+  changes a label.
 
 Storage: the layout of :mod:`mobrecon.synth.storage` with one shard per sequence
 (``shard_{s:05d}`` = ``seq_{s:05d}``, frames in order, global index ``s * frames + f``), so
@@ -47,10 +49,12 @@ from mobrecon.camera_effects import sample_camera
 from mobrecon.hand.lbs import matrix_to_axis_angle
 from mobrecon.hand.load import load_hand
 from mobrecon.hand.regions import skin_regions
+from mobrecon.hand.uv import openhand_uv
 from mobrecon.photometric import augment_photometric
 from mobrecon.synth import storage
 from mobrecon.synth.appearance import BACKGROUND_KINDS, make_background, sample_light, skin_tone, vertex_colors
 from mobrecon.synth.forearm import arm_mesh, sample_arm, turn_away, wrist_loop
+from mobrecon.synth.skin_texture import paint_skin, texture_size
 from mobrecon.synth.generator import arm_hides, build_set, hand_and_arm, nearest_view
 from mobrecon.synth.pose_space import uniform_poses
 from mobrecon.synth.trajectories import (KEY_SOURCES, PoseTrack, ViewTrack, crop_intrinsics, crop_to_frame, crop_track,
@@ -84,6 +88,7 @@ class VideoConfig:
     forearm: float = 0.0          # share of sequences with a forearm (shape drawn once per sequence)
     sleeve: float = 0.5           # of those, the share with a sleeve
     camera_fx: float = 0.0        # share of sequences through camera effects (one camera per sequence)
+    skin_texture: float = 0.0     # share of sequences whose skin is a painted UV texture (one per sequence)
 
     def check(self) -> None:
         if self.sequences < 1:
@@ -106,7 +111,7 @@ class VideoConfig:
             raise ValueError("crop_jitter, crop_smooth_s, view_speed and shape must be >= 0")
         if self.frame_size < 32 or not 0 < self.frame_fov_deg < 150:
             raise ValueError(f"bad video frame {self.frame_size} px, {self.frame_fov_deg} degrees")
-        for name in ("forearm", "sleeve", "camera_fx"):
+        for name in ("forearm", "sleeve", "camera_fx", "skin_texture"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"--{name.replace('_', '-')} must be a share in [0, 1], got {v}")
@@ -134,7 +139,7 @@ def frame_intrinsics(cfg: VideoConfig) -> np.ndarray:
 
 def _streams(cfg: VideoConfig, s: int) -> dict[str, np.random.Generator]:
     """Independent random streams of sequence ``s`` (depend on (seed, s) only)."""
-    names = ("shape", "pose", "view", "crop", "look", "noise", "arm", "camera")  # new ones last: old streams stay
+    names = ("shape", "pose", "view", "crop", "look", "noise", "arm", "camera", "skin")  # new ones last: old stay
     kids = np.random.SeedSequence([cfg.seed, s]).spawn(len(names))
     return {n: np.random.default_rng(k) for n, k in zip(names, kids)}
 
@@ -243,6 +248,10 @@ class _VideoWorker:
                                    center=rest.mean(0))
             colors[len(rest):] = arm.colors(colors[len(rest):], arm_shape)
         colors = np.clip(colors * np.asarray(light["color"]), 0, 1)
+        texture = None
+        if cfg.skin_texture > 0 and rngs["skin"].random() < cfg.skin_texture:
+            texture = paint_skin(rngs["skin"], skin, texture_size(size))
+            colors[:len(rest)] = np.clip(light["color"], 0, 1)  # the vertex colours only tint the texture
         camera = None
         if cfg.camera_fx > 0 and rngs["camera"].random() < cfg.camera_fx:
             camera = sample_camera(rngs["camera"], size, motion=False)  # no smear: the motion is real
@@ -258,6 +267,8 @@ class _VideoWorker:
             vc, jc, K = plan.vertices[f], plan.joints[f], plan.K[f]
             render = dict(K=K, width=size, height=size, light_dir=light["light_dir"], ambient=light["ambient"],
                           background=bg)
+            if texture is not None:
+                render.update(texture=texture, texcoords=openhand_uv().texcoords)
             if arm_shape is None:
                 res = self.renderer.render(vc, self.faces, color=colors, **render)
                 rgb, label = res.rgb, res.mask.astype(np.uint8) * storage.MASK_VISIBLE

@@ -41,13 +41,16 @@ uniform mat4 u_proj;
 in vec3 in_pos;
 in vec3 in_normal;
 in vec3 in_color;
+in vec2 in_uv;
 out vec3 v_pos;
 out vec3 v_normal;
 out vec3 v_color;
+out vec2 v_uv;
 void main() {
     v_pos = in_pos;
     v_normal = in_normal;
     v_color = in_color;
+    v_uv = in_uv;
     gl_Position = u_proj * vec4(in_pos, 1.0);
 }
 """
@@ -61,9 +64,12 @@ uniform vec3 u_sh[9];     // mode 1: diffuse SH coefficients (linear RGB, map fr
 uniform mat3 u_to_map;    // mode 1: camera -> map frame rotation
 uniform sampler2D u_spec; // mode 1: prefiltered radiance, equirectangular, linear RGB
 uniform float u_spec_gain;
+uniform int u_textured;    // 1: corners with uv >= 0 take their colour from u_skin
+uniform sampler2D u_skin;  // sRGB colour texture (row 0 at v = 0)
 in vec3 v_pos;
 in vec3 v_normal;
 in vec3 v_color;
+in vec2 v_uv;
 layout(location = 0) out vec4 f_color;
 layout(location = 1) out float f_depth;
 const float PI = 3.14159265;
@@ -88,8 +94,10 @@ void main() {
     float ln = length(n);
     n = ln > 1e-12 ? n / ln : ng;
     if (dot(n, ng) < 0.0) n = -n;
+    vec3 color = v_color;
+    if (u_textured == 1 && v_uv.x >= 0.0) color = texture(u_skin, v_uv).rgb * v_color;
     if (u_mode == 1) {
-        vec3 albedo = pow(clamp(v_color, 0.0, 1.0), vec3(2.2));
+        vec3 albedo = pow(clamp(color, 0.0, 1.0), vec3(2.2));
         vec3 view = normalize(-v_pos);
         vec3 nm = u_to_map * n;
         vec3 r = u_to_map * reflect(-view, n);
@@ -100,7 +108,7 @@ void main() {
     } else {
         float lambert = max(dot(n, u_light), 0.0);
         float shade = u_ambient + (1.0 - u_ambient) * lambert;
-        f_color = vec4(clamp(v_color * shade, 0.0, 1.0), 1.0);
+        f_color = vec4(clamp(color * shade, 0.0, 1.0), 1.0);
     }
     f_depth = v_pos.z;
 }
@@ -159,6 +167,16 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         np.add.at(vn, f[:, k], fn)
     norm = np.linalg.norm(vn, axis=1, keepdims=True)
     return np.divide(vn, norm, out=np.zeros_like(vn), where=norm > 0).astype(np.float32)
+
+
+def _texture_bytes(texture) -> np.ndarray:
+    """An (h, w, 3) colour texture (uint8, or float in [0, 1]) -> contiguous uint8 RGB."""
+    t = np.asarray(texture)
+    if t.ndim != 3 or t.shape[2] != 3 or min(t.shape[:2]) < 1:
+        raise ValueError(f"texture must be an (h, w, 3) image, got shape {t.shape}")
+    if t.dtype != np.uint8:
+        t = np.clip(np.rint(t.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(t)
 
 
 def _projection(K: np.ndarray, width: int, height: int, near: float, far: float) -> np.ndarray:
@@ -298,6 +316,8 @@ class MeshRenderer:
         ambient: float = 0.35,
         background: np.ndarray | Sequence[int] | None = None,
         env: EnvLight | None = None,
+        texture: np.ndarray | None = None,
+        texcoords: np.ndarray | None = None,
     ) -> RenderResult:
         """Render a triangle mesh given in camera coordinates.
 
@@ -313,6 +333,10 @@ class MeshRenderer:
         env: None (Lambert shading from ``light_dir``/``ambient``), or an :class:`EnvLight`:
             ``color`` is then read as sRGB albedo, lit by the map's diffuse SH plus a Fresnel
             specular term from its prefiltered radiance, and tonemapped (:func:`tonemap`).
+        texture, texcoords: an (h, w, 3) sRGB colour image (uint8, or float in [0, 1]; row 0 at
+            v = 0) and (F, 3, 2) texture coordinates (u, v) in [0, 1] per face corner: a face
+            whose corners have u >= 0 takes its colour from the texture (mipmapped, trilinear)
+            times ``color``; faces with u < 0 keep their vertex colours. Both or neither.
         """
         width, height = int(width), int(height)
         if width < 1 or height < 1:
@@ -329,6 +353,14 @@ class MeshRenderer:
             cols = np.broadcast_to(cols, v.shape)
         elif cols.shape != v.shape:
             raise ValueError(f"color must be (3,) or ({len(v)}, 3), got {cols.shape}")
+
+        if (texture is None) != (texcoords is None):
+            raise ValueError("texture and texcoords go together: give both or neither")
+        if texcoords is not None:
+            uv = _as_numpy(texcoords, np.float32)
+            if uv.shape != (len(f), 3, 2):
+                raise ValueError(f"texcoords must be ({len(f)}, 3, 2), got {uv.shape}")
+            skin = _texture_bytes(texture)
 
         if not np.isfinite(v).all():
             raise ValueError("vertices contain NaN or inf")
@@ -352,7 +384,13 @@ class MeshRenderer:
         ln = np.linalg.norm(light)
         light = light / ln if ln > 0 else np.array([0.0, 0.0, -1.0])
 
-        data = np.concatenate([v, vertex_normals(v, f), cols], axis=1).astype("f4")
+        normals = vertex_normals(v, f)
+        if texcoords is None:
+            data = np.concatenate([v, normals, cols, np.full((len(v), 2), -1.0, np.float32)], axis=1).astype("f4")
+            index = f
+        else:  # one vertex per face corner, so that a vertex on a UV seam has its UV per face
+            data = np.concatenate([v[f], normals[f], cols[f], uv], axis=2).reshape(-1, 11).astype("f4")
+            index = np.arange(3 * len(f)).reshape(-1, 3)
         ctx = self._context()
         limit = self.max_size
         if max(W, H) > limit:
@@ -375,10 +413,20 @@ class MeshRenderer:
                 tex.repeat_x, tex.repeat_y = True, False
                 tex.use(0)
                 prog["u_spec"].value = 0
+            prog["u_textured"].value = 0 if texcoords is None else 1
+            prog["u_skin"].value = 1
+            skin_tex = None
+            if texcoords is not None:
+                skin_tex = ctx.texture((skin.shape[1], skin.shape[0]), 3, skin.tobytes())
+                skin_tex.build_mipmaps()
+                skin_tex.filter = (ctx.LINEAR_MIPMAP_LINEAR, ctx.LINEAR)
+                skin_tex.repeat_x = skin_tex.repeat_y = False
+                skin_tex.use(1)
             vbo = ctx.buffer(np.ascontiguousarray(data).tobytes())
-            ibo = ctx.buffer(np.ascontiguousarray(f, dtype="i4").tobytes())
+            ibo = ctx.buffer(np.ascontiguousarray(index, dtype="i4").tobytes())
             vao = ctx.vertex_array(
-                prog, [(vbo, "3f 3f 3f", "in_pos", "in_normal", "in_color")], index_buffer=ibo, index_element_size=4
+                prog, [(vbo, "3f 3f 3f 2f", "in_pos", "in_normal", "in_color", "in_uv")], index_buffer=ibo,
+                index_element_size=4,
             )
             try:
                 fbo = self._framebuffer(W, H)
@@ -397,6 +445,8 @@ class MeshRenderer:
                 ibo.release()
                 if tex is not None:
                     tex.release()
+                if skin_tex is not None:
+                    skin_tex.release()
 
         # Cleared to 0, so uncovered sub-samples contribute 0 colour, 0 alpha and 0 depth.
         if s == 1:
