@@ -1,5 +1,5 @@
-"""``predict`` on ONNX Runtime: the split encoder / decoder graphs against PyTorch (both
-pose-pooling conventions), the export cache (hash key, atomic files, a corrupted file rebuilt),
+"""``predict`` on ONNX Runtime: the split encoder / decoder graphs and the fused one against
+PyTorch (both pose-pooling conventions) and against each other, the export cache (hash key, atomic files, a corrupted file rebuilt),
 the fallback to PyTorch without onnxruntime, the thread settings, the detector on ONNX Runtime
 and the handedness head reusing the ONNX encoder pass."""
 
@@ -79,7 +79,7 @@ def test_ort_matches_eager_for_both_pooling_conventions(cache, model):
 def test_cache_is_keyed_by_weights_written_whole_and_rebuilt_when_corrupt(cache, model, caplog):
     first = OrtNet(model)
     assert first.info["built"] and sorted(p.name for p in (cache / first.info["key"]).iterdir()) == \
-        ["decoder.onnx", "encoder.onnx"]  # no temp files left beside them
+        ["decoder.onnx", "encoder.onnx", "full.onnx"]  # no temp files left beside them
     again = OrtNet(model)
     assert not again.info["built"] and again.info["key"] == first.info["key"]
     other = build("mobrecon_ghoststack").eval()
@@ -94,6 +94,26 @@ def test_cache_is_keyed_by_weights_written_whole_and_rebuilt_when_corrupt(cache,
     assert fixed.info["built"] and "rebuilding" in caplog.text
     x = np.stack([to_tensor_image(c) for c in _images(1)])
     assert np.allclose(fixed(x)["vertices"], TorchRunner(model)(x)["vertices"], atol=1e-5)
+
+
+def test_fused_graph_equals_the_two_graphs(cache, model):
+    net = OrtNet(model, threads=1)
+    x = np.stack([to_tensor_image(c) for c in _images(2, seed=3)])
+    fused, split = net(x), net.decode(net.encode(x))
+    assert list(fused) == list(split)
+    for k in fused:
+        assert fused[k].shape == split[k].shape and fused[k].dtype == np.float32
+        assert np.abs(fused[k] - split[k]).max() <= 1e-4, k
+    one = net(x[:1])  # batch 1, the predictor's usual call
+    assert np.abs(one["vertices"] - split["vertices"][:1]).max() <= 1e-4
+
+
+def test_cache_key_changes_with_the_export_version(monkeypatch, model):
+    import mobrecon.infer.ort_cache as ort_cache
+
+    key = ort_cache.cache_key(model, "cfg")
+    monkeypatch.setattr(ort_cache, "EXPORT_VERSION", ort_cache.EXPORT_VERSION + "-next")
+    assert ort_cache.cache_key(model, "cfg") != key
 
 
 def test_unwritable_cache_builds_in_a_temporary_folder(tmp_path, monkeypatch, model):

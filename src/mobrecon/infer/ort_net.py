@@ -1,7 +1,7 @@
-"""``OrtNet``: a MobRecon network on ONNX Runtime as two graphs (encoder, decoder), with the
-numpy interface the predictor uses for every backend:
+"""``OrtNet``: a MobRecon network on ONNX Runtime as two graphs (encoder, decoder) and as one
+(the whole network), with the numpy interface the predictor uses for every backend:
 
-- ``net(images)``: (B, 3, S, S) float32 -> dict of ``OUTPUTS`` (numpy);
+- ``net(images)``: (B, 3, S, S) float32 -> dict of ``OUTPUTS`` (numpy), by the one graph;
 - ``net.encode(images)`` -> tuple of the encoder's outputs ((B, C, 4, 4)[, (B, M, 16, 16)]);
 - ``net.decode(encoded)`` -> dict of ``OUTPUTS``.
 
@@ -35,12 +35,12 @@ class OrtNet:
         self.encoder_ref = model.encoder
 
         def build(paths):
-            export_parts(model, paths["encoder"], paths["decoder"])
+            export_parts(model, paths["encoder"], paths["decoder"], paths["full"])
 
-        sessions, self.info = cached_sessions(model, ["encoder", "decoder"], build, extra=repr(model.cfg),
+        sessions, self.info = cached_sessions(model, ["encoder", "decoder", "full"], build, extra=repr(model.cfg),
                                               threads=self.threads)
         self.info["backend"] = self.backend
-        self.enc, self.dec = sessions["encoder"], sessions["decoder"]
+        self.enc, self.dec, self.full = sessions["encoder"], sessions["decoder"], sessions["full"]
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(self.enc.run(None, {"image": np.ascontiguousarray(images, np.float32)}))
@@ -49,4 +49,5 @@ class OrtNet:
         return dict(zip(OUTPUTS, self.dec.run(None, dict(zip(self.encoded_names, encoded)))))
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        return self.decode(self.encode(images))
+        """The whole network in one ``session.run`` (no hand-over of the encoder's outputs)."""
+        return dict(zip(OUTPUTS, self.full.run(None, {"image": np.ascontiguousarray(images, np.float32)})))
