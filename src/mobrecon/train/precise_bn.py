@@ -5,8 +5,10 @@ During training each BatchNorm layer keeps an exponential average of its batches
 (momentum 0.1: in effect the last ~10 batches), so its eval-mode statistics wobble from epoch to
 epoch even when the weights barely move. In the overfit check of issue 16 (512 images, the end of
 a cosine at lr 1e-5) that wobble alone moved the 2D error between 0.97 and 1.44 px from one epoch
-to the next; averaging the statistics over all 512 images brought 1.21 px to 1.02 px and
-4.21 mm PA-MPJPE to 4.01 mm (docs/training_diagnosis.md).
+to the next. Averaging the statistics over all 512 images took one end of a run from 1.21 to
+1.02 px (4.21 to 4.01 mm PA-MPJPE) and a later one from 1.045 to 1.085 px: it does not beat a
+lucky moving average, it makes the result independent of which batches came last
+(docs/training_diagnosis.md). Off by default (``precise_bn: 0``).
 """
 
 from __future__ import annotations
