@@ -35,17 +35,6 @@ def posed():
     return hand, faces, fa.wrist_loop(faces), out.vertices[0].double().numpy(), out.joints[0].double().numpy()
 
 
-@pytest.fixture(scope="module")
-def egl():
-    from mobrecon.viz.render import MeshRenderer
-
-    try:
-        with MeshRenderer() as r:
-            return r.gl_renderer
-    except RuntimeError as e:
-        pytest.skip(f"EGL offscreen rendering unavailable: {e}")
-
-
 def _shapes():
     """A bare arm and one sleeve of each pattern (found by seed)."""
     out = {"bare": fa.sample_arm(np.random.default_rng(0), sleeve_prob=0.0)}

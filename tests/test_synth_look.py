@@ -106,17 +106,6 @@ def _files(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.glob("shard_*/*"))}
 
 
-@pytest.fixture
-def egl():
-    from mobrecon.viz.render import MeshRenderer
-
-    try:
-        with MeshRenderer() as r:
-            r.gl_renderer
-    except RuntimeError as e:
-        pytest.skip(f"EGL offscreen rendering unavailable: {e}")
-
-
 def test_generator_uses_the_cache_and_is_deterministic(tmp_path, monkeypatch, egl):
     _fake_cache(tmp_path / "cache")
     monkeypatch.setenv("MOBRECON_LOOK_CACHE", str(tmp_path / "cache"))

