@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mobrecon.train.allocator import CONF, find_jemalloc
+from mobrecon.train.allocator import jemalloc_env
 
 VARIANTS = {
     "fp32": {"amp": False},
@@ -43,10 +43,7 @@ train(cfg, args["out"], progress=False)
 def run_variant(config: str, name: str, steps: int, warmup: int, threads: int, log_every: int) -> dict:
     overrides = {"max_steps": steps, "log_every": log_every, "threads": threads, "checkpoint_every": 0,
                  "data.val": "", "data.workers": 0, **VARIANTS[name]}
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    lib = find_jemalloc()
-    if lib and os.environ.get("MOBRECON_ALLOCATOR", "jemalloc") == "jemalloc":
-        env.update(LD_PRELOAD=lib, MALLOC_CONF=os.environ.get("MALLOC_CONF", CONF))
+    env = dict(jemalloc_env() or os.environ, OMP_NUM_THREADS=str(threads))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         args = json.dumps({"config": config, "overrides": overrides, "out": str(out)})

@@ -51,15 +51,19 @@ def _matches(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray
     return np.asarray(scores, np.float64), np.asarray(hits, np.float64), n_gt
 
 
+def _cumulative(scores: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores sorted falling, cumulative true positives, cumulative false positives), each (n,)."""
+    order = np.argsort(-scores, kind="stable")
+    return scores[order], np.cumsum(hits[order]), np.cumsum(1.0 - hits[order])
+
+
 def precision_recall(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
                      iou: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scores, precision, recall), each (n,), detections sorted by falling score: entry k is
     what a threshold at ``scores[k]`` keeps (inputs as :func:`average_precision`)."""
     scores, hits, n_gt = _matches(detections, ground_truth, iou)
-    order = np.argsort(-scores, kind="stable")
-    tp = np.cumsum(hits[order])
-    fp = np.cumsum(1.0 - hits[order])
-    return scores[order], tp / np.maximum(tp + fp, 1e-12), tp / max(n_gt, 1)
+    scores, tp, fp = _cumulative(scores, hits)
+    return scores, tp / np.maximum(tp + fp, 1e-12), tp / max(n_gt, 1)
 
 
 def best_f1_threshold(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
@@ -89,8 +93,9 @@ def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[n
     scores, hits, n_gt = _matches(detections, ground_truth, iou)
     if not len(scores) or n_gt == 0:
         return {"ap": 0.0, "precision": 0.0, "recall": 0.0, "n_gt": n_gt, "n_det": len(scores), "tp": 0}
-    _, precision, recall = precision_recall(detections, ground_truth, iou)
-    tp = np.round(recall * n_gt)
+    _, tp, fp = _cumulative(scores, hits)
+    recall = tp / n_gt
+    precision = tp / np.maximum(tp + fp, 1e-12)
     # all-point interpolation: precision made monotone, integrated over recall steps
     mrec = np.concatenate([[0.0], recall, [1.0]])
     mpre = np.concatenate([[1.0], precision, [0.0]])

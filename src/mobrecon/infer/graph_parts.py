@@ -12,10 +12,10 @@ handedness head).
 
 The split costs a second ``session.run`` per call and the hand-over of the encoder's outputs
 through numpy (measured in CPU time on GhostStack at batch 1, one thread: the fused graph is
-about 5-9 % cheaper than the two), and nothing in accuracy: the graphs are the network's own modules, pose pooling included, exported with the
-network's configuration (its ``pool_pixel_centres`` convention is traced into GridSample's
-``align_corners``). The TorchScript exporter is used (it exports both graphs of GhostStack
-in ~4 s, the dynamo exporter ~25 s, and ONNX Runtime's own graph optimiser folds BatchNorm
+about 5-9 % cheaper than the two), and nothing in accuracy: the graphs are the network's own
+modules, pose pooling included, exported with the network's configuration (its
+``pool_pixel_centres`` convention is traced into GridSample's ``align_corners``). The
+TorchScript exporter is used (it exports both graphs of GhostStack in ~4 s, the dynamo exporter ~25 s, and ONNX Runtime's own graph optimiser folds BatchNorm
 either way); the batch axis is dynamic.
 """
 

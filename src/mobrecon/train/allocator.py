@@ -25,17 +25,27 @@ def find_jemalloc() -> str | None:
     return next((p for p in CANDIDATES if Path(p).is_file()), None)
 
 
-def reexec_with_jemalloc(argv: list[str]) -> None:
-    """Replace this process by ``python -m mobrecon.cli *argv`` with jemalloc preloaded, when
-    it is installed, not loaded yet and not turned off; otherwise return and carry on."""
-    if sys.platform != "linux" or os.environ.get("MOBRECON_ALLOCATOR", "jemalloc") != "jemalloc":
-        return
+def jemalloc_env(environ=None) -> dict | None:
+    """The environment a process should start with to run on the system's configured jemalloc
+    (``LD_PRELOAD`` + ``MALLOC_CONF``, the user's own kept), or None where there is nothing to
+    change: not Linux, turned off (``MOBRECON_ALLOCATOR=system``), not installed, or already
+    preloaded and configured."""
+    environ = os.environ if environ is None else environ
+    if sys.platform != "linux" or environ.get("MOBRECON_ALLOCATOR", "jemalloc") != "jemalloc":
+        return None
     lib = find_jemalloc()
-    preload = os.environ.get("LD_PRELOAD", "")
-    if lib is None or ("jemalloc" in preload and "MALLOC_CONF" in os.environ):
-        return
+    preload = environ.get("LD_PRELOAD", "")
+    if lib is None or ("jemalloc" in preload and "MALLOC_CONF" in environ):
+        return None
     # jemalloc preloaded by hand without MALLOC_CONF returns freed memory like glibc: start again
     # with the configuration (the kernel time it saves is the reason to use jemalloc at all)
-    env = dict(os.environ, MALLOC_CONF=os.environ.get("MALLOC_CONF", CONF),
-               LD_PRELOAD=preload if "jemalloc" in preload else ":".join(x for x in (lib, preload) if x))
-    os.execve(sys.executable, [sys.executable, "-m", "mobrecon.cli", *argv], env)
+    return dict(environ, MALLOC_CONF=environ.get("MALLOC_CONF", CONF),
+                LD_PRELOAD=preload if "jemalloc" in preload else ":".join(x for x in (lib, preload) if x))
+
+
+def reexec_with_jemalloc(argv: list[str]) -> None:
+    """Replace this process by ``python -m mobrecon.cli *argv`` with jemalloc preloaded and
+    configured (:func:`jemalloc_env`), when that changes anything; otherwise return and carry on."""
+    env = jemalloc_env()
+    if env is not None:
+        os.execve(sys.executable, [sys.executable, "-m", "mobrecon.cli", *argv], env)
