@@ -89,6 +89,44 @@ def test_licence_parsing():
     assert _skimage_licence(src, "moon") is None
 
 
+def _warm_sky(h=16):
+    """A sky map with an orange cast: (h, 2h, 3)."""
+    return _sky(h) * np.array([1.6, 1.0, 0.5], np.float32)
+
+
+def test_camera_auto_greys_and_exposes_the_camera_facing_side():
+    sh = el.irradiance_sh(_warm_sky(32))
+    level = np.diag([1.0, -1.0, -1.0])  # camera looking along the horizon
+    facing = el.sh_basis(level @ np.array([0.0, 0.0, -1.0]))
+    before = facing @ sh
+    assert before[0] > 2 * before[2]  # the map's cast
+    for seed in range(20):
+        out, gains, exposure = el.camera_auto(sh, level, np.random.default_rng(seed))
+        white = facing @ out
+        assert white.max() / white.min() < before[0] / before[2] * 0.6  # 60-100 % of the cast removed
+        lum = float(white @ el._LUMA)
+        assert el._AUTO_WHITE * 2 ** -0.41 < lum < el._AUTO_WHITE * 2 ** 0.41
+        assert gains.shape == (3,) and exposure > 0
+        # the fill light lifts the side facing away from the sky relative to the map's own contrast
+        down = el.sh_basis(np.array([0.0, -1.0, 0.0]))
+        up = el.sh_basis(np.array([0.0, 1.0, 0.0]))
+        assert (down @ out)[1] / (up @ out)[1] > (down @ sh)[1] / (up @ sh)[1]
+
+
+def test_envmaps_auto_sample_is_balanced_and_deterministic(tmp_path):
+    np.save(tmp_path / "warm.npy", _warm_sky().astype(np.float16))
+    maps = el.EnvMaps([tmp_path / "warm.npy"])
+    a, ia = maps.sample(np.random.default_rng(3), auto=True)
+    b, ib = maps.sample(np.random.default_rng(3), auto=True)
+    assert np.array_equal(a.sh, b.sh) and np.array_equal(ia["gains"], ib["gains"])
+    assert ia["gains"][2] > ia["gains"][0] and a.spec_gain <= 0.5
+    raw, iraw = maps.sample(np.random.default_rng(3))
+    assert np.array_equal(iraw["gains"], np.ones(3))
+    K = np.array([[40.0, 0, 31.5], [0, 40.0, 31.5], [0, 0, 1]])
+    bg = maps.background(0, K, 32, ia["to_map"], ia["exposure"] * ia["gains"])
+    assert bg.shape == (32, 32, 3)
+
+
 def _fake_cache(root):
     (root / "backgrounds").mkdir(parents=True)
     (root / "envmaps").mkdir()
@@ -118,6 +156,11 @@ def test_generator_uses_the_cache_and_is_deterministic(tmp_path, monkeypatch, eg
     with np.load(tmp_path / "a" / "shard_00000" / "annotations.npz") as z:
         lit = np.isnan(z["ambient"])  # HDR-lit samples
         assert lit.any() and np.allclose(np.linalg.norm(z["light_dir"], axis=1), 1.0)
+        # HDR light as a camera records it: the same labels, other pixels
+        generate(tmp_path / "d", SynthConfig(**LOOK, env_auto=True), progress=False)
+        with np.load(tmp_path / "d" / "shard_00000" / "annotations.npz") as zd:
+            assert np.array_equal(z["joints2d"], zd["joints2d"])
+        assert _files(tmp_path / "d") != _files(tmp_path / "a")
         # labels do not depend on the look: the same seed without it has the same cameras
         generate(tmp_path / "c", SynthConfig(**{**LOOK, "photo_bg": 0.0, "env_light": 0.0}), progress=False)
         with np.load(tmp_path / "c" / "shard_00000" / "annotations.npz") as zc:

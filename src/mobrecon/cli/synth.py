@@ -34,6 +34,8 @@ def add_arguments(y: argparse.ArgumentParser) -> None:
                    help="share of images lit by an HDR environment map of the look cache")
     y.add_argument("--env-bg", type=float, default=0.3,
                    help="of the HDR-lit images, the share with the map itself as background")
+    y.add_argument("--env-auto", action="store_true", help="HDR light as a phone camera records it: white "
+                   "balance and exposure set on the hand's camera-facing side, a soft fill, a weak highlight")
     y.add_argument("--forearm", type=float, default=0.0,
                    help="share of images (video: sequences) with a forearm, not part of the labels")
     y.add_argument("--sleeve", type=float, default=0.5, help="of the forearms, the share wearing a sleeve")
@@ -77,7 +79,7 @@ def run(args) -> int:
                       shard_size=args.shard_size, jitter=not args.no_jitter, splay=args.splay,
                       shape=args.shape_scale, occluder_prob=args.occluders,
                       photometric=not args.no_photometric, photo_bg=args.photo_bg,
-                      env_light=args.env_light, env_bg=args.env_bg, forearm=args.forearm, sleeve=args.sleeve,
+                      env_light=args.env_light, env_bg=args.env_bg, env_auto=args.env_auto, forearm=args.forearm, sleeve=args.sleeve,
                       camera_fx=args.camera_fx, skin_texture=args.skin_texture)
     summary = generate(args.out, cfg, workers=args.workers, progress=not args.quiet)
     last = summary["last_run"]

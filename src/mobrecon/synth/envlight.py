@@ -27,10 +27,14 @@ import numpy as np
 
 from mobrecon.viz.render import EnvLight, tonemap
 
-__all__ = ["EnvMaps", "map_directions", "sh_basis", "irradiance_sh", "prefilter_specular", "env_background"]
+__all__ = ["EnvMaps", "camera_auto", "map_directions", "sh_basis", "irradiance_sh", "prefilter_specular", "env_background"]
 
 _A = np.array([math.pi] + [2.0 * math.pi / 3.0] * 3 + [math.pi / 4.0] * 5)  # cosine lobe, per band
 _SPEC_EXPONENT = 12.0
+_LUMA = np.array([0.2126, 0.7152, 0.0722])
+# camera_auto: a white surface facing the camera comes out at this linear value (skin at
+# ~0.5 display luminance, as in the close-up photos of ../shared/realdata, training split)
+_AUTO_WHITE = 1.6
 
 
 @lru_cache(maxsize=8)
@@ -135,35 +139,67 @@ class EnvMaps:
                 rad = np.maximum(rad, 0.0)
                 small = cv2.resize(rad, (64, 32), interpolation=cv2.INTER_AREA)
                 sh = irradiance_sh(small)
-                lum = (_meter_dirs() @ sh) @ np.array([0.2126, 0.7152, 0.0722])
+                lum = (_meter_dirs() @ sh) @ _LUMA
                 self._maps.append(_Map(f.stem, rad, sh, prefilter_specular(small), float(max(np.percentile(lum, 90), 1e-6))))
         return self._maps
 
-    def sample(self, rng: np.random.Generator) -> tuple[EnvLight, dict]:
+    def sample(self, rng: np.random.Generator, auto: bool = False) -> tuple[EnvLight, dict]:
         """A random light: ``(EnvLight, info)`` with info ``map`` (index), ``name``,
-        ``exposure`` (multiplier on the map's radiance) and ``to_map`` (3, 3)."""
+        ``exposure`` (multiplier on the map's radiance), ``gains`` (3,) (white balance, ones
+        without ``auto``) and ``to_map`` (3, 3).
+
+        ``auto``: light as a phone camera would record it (:func:`camera_auto`): white balance
+        and exposure set on the side of the hand facing the camera, a soft fill, a weak
+        highlight. Without it the map's own colour and contrast are kept."""
         k = int(rng.integers(len(self.maps)))
         m = self.maps[k]
         to_map = _rotation(rng)
+        if auto:
+            sh, gains, exposure = camera_auto(m.sh, to_map, rng)
+            light = EnvLight(sh=sh, to_map=to_map, specular=m.specular * (gains * exposure).astype(np.float32),
+                             spec_gain=float(rng.uniform(0.1, 0.5)))
+            return light, {"map": k, "name": m.name, "exposure": exposure, "to_map": to_map, "gains": gains}
         # centre-weighted metering, as a camera exposing for the hand: the geometric mean of
         # the bright side and the side facing the camera; a white surface there -> ~1.4 linear
-        front = float(sh_basis(to_map @ np.array([0.0, 0.0, -1.0])) @ m.sh @ np.array([0.2126, 0.7152, 0.0722]))
+        front = float(sh_basis(to_map @ np.array([0.0, 0.0, -1.0])) @ m.sh @ _LUMA)
         meter = math.sqrt(m.meter * max(front, 0.25 * m.meter))  # at most 1 stop over the bright side
         exposure = 1.4 / meter * 2.0 ** rng.uniform(-0.7, 0.7)
         light = EnvLight(sh=m.sh * exposure, to_map=to_map, specular=m.specular * exposure,
                          spec_gain=float(rng.uniform(0.4, 1.2)))
-        return light, {"map": k, "name": m.name, "exposure": exposure, "to_map": to_map}
+        return light, {"map": k, "name": m.name, "exposure": exposure, "to_map": to_map, "gains": np.ones(3)}
 
     def background(self, k: int, K: np.ndarray, size: int | tuple[int, int], to_map: np.ndarray,
-                   exposure: float) -> np.ndarray:
+                   exposure: float | np.ndarray) -> np.ndarray:
         """Map ``k`` seen through intrinsics K: see :func:`env_background`."""
         return env_background(self.maps[k].radiance, K, size, to_map, exposure)
 
 
+def camera_auto(sh: np.ndarray, to_map: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """A phone camera's automatic white balance and exposure applied to a light.
+
+    sh (9, 3) irradiance coefficients of a map (:func:`irradiance_sh`), ``to_map`` (3, 3) the
+    camera -> map rotation. What a white surface facing the camera receives is made grey
+    (randomly 60-100 % of the way), a fill light of 10-50 % of it is added from all sides (the
+    room's bounce light that low-order SH of a map under-states next to a hand), and the
+    exposure puts that surface at :data:`_AUTO_WHITE` +-0.4 stops. Returns ``(sh', gains (3,),
+    exposure)`` with ``sh' = (sh * gains + fill) * exposure``, the specular copy to be scaled by
+    ``gains * exposure``."""
+    front = sh_basis(to_map @ np.array([0.0, 0.0, -1.0])) @ sh  # (3,) a camera-facing white surface
+    front = np.maximum(front, 1e-6 * max(float(front.max()), 1e-6))
+    gains = (front.mean() / front) ** rng.uniform(0.6, 1.0)
+    out = np.asarray(sh, np.float64) * gains
+    lum = float(front * gains @ _LUMA)
+    out[0] += rng.uniform(0.1, 0.5) * lum / 0.282095  # Y00 is constant 0.282095
+    lum = float(sh_basis(to_map @ np.array([0.0, 0.0, -1.0])) @ out @ _LUMA)
+    exposure = _AUTO_WHITE / max(lum, 1e-6) * 2.0 ** rng.uniform(-0.4, 0.4)
+    return (out * exposure).astype(np.float32), gains, float(exposure)
+
+
 def env_background(radiance: np.ndarray, K: np.ndarray, size: int | tuple[int, int],
-                   to_map: np.ndarray, exposure: float) -> np.ndarray:
+                   to_map: np.ndarray, exposure: float | np.ndarray) -> np.ndarray:
     """The environment map (H, 2H, 3) as a pinhole camera with intrinsics K (3, 3) and rotation
-    ``to_map`` (camera -> map) sees it: bilinear lookup, exposure, :func:`tonemap`.
+    ``to_map`` (camera -> map) sees it: bilinear lookup, exposure (a multiplier, or (3,) per
+    channel), :func:`tonemap`.
     ``size``: int or (H, W). Returns (H, W, 3) uint8 RGB."""
     h, w = (size, size) if isinstance(size, (int, np.integer)) else size
     mh, mw = radiance.shape[:2]
@@ -177,4 +213,4 @@ def env_background(radiance: np.ndarray, K: np.ndarray, size: int | tuple[int, i
     my = (t / math.pi * mh - 0.5).astype(np.float32)
     src = cv2.copyMakeBorder(radiance.astype(np.float32), 0, 0, 1, 1, cv2.BORDER_WRAP)  # azimuth wraps
     img = cv2.remap(src, mx + 1.0, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.convertScaleAbs(tonemap(img * np.float32(exposure)), alpha=255.0)
+    return cv2.convertScaleAbs(tonemap(img * np.asarray(exposure, np.float32)), alpha=255.0)

@@ -95,6 +95,7 @@ class SynthConfig:
     photo_bg: float = 0.0        # share of backgrounds that are photos (look cache)
     env_light: float = 0.0       # share of images lit by an HDR environment map (look cache)
     env_bg: float = 0.3          # of those, the share with the map itself as background
+    env_auto: bool = False       # HDR light as a camera records it: auto white balance/exposure, fill
     forearm: float = 0.0         # share of images with a forearm (not in the labels)
     sleeve: float = 0.5          # of those, the share with a sleeve
     camera_fx: float = 0.0       # share of images through camera effects (blur, noise, vignetting, ...)
@@ -213,9 +214,9 @@ class _Worker:
 
             env = None
             if self.env is not None and rng.random() < cfg.env_light:
-                env, info = self.env.sample(rng)
+                env, info = self.env.sample(rng, auto=cfg.env_auto)
             if env is not None and rng.random() < cfg.env_bg:
-                bg, kind = self.env.background(info["map"], K, size, info["to_map"], info["exposure"]), "envmap"
+                bg, kind = self.env.background(info["map"], K, size, info["to_map"], info["exposure"] * info["gains"]), "envmap"
             elif self.photos is not None and rng.random() < cfg.photo_bg:
                 bg, kind = self.photos.sample(rng, size)[0], "photo"
             else:
