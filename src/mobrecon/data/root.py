@@ -24,6 +24,9 @@ import numpy as np
 from mobrecon.data.crop import apply_affine, invert_affine
 
 
+CONVERGED = 1e-7  # m: a Gauss-Newton step this small ends the refinement (steps shrink ~500x each)
+
+
 def _lstsq3(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Least-squares x (3,) of A (N, 3) x = b (N,) by the normal equations; NaN where A has rank < 3."""
     try:
@@ -117,7 +120,7 @@ def recover_root(joints_rel: np.ndarray, joints2d: np.ndarray, K: np.ndarray, va
         else:
             break
         t, err = cand, cand_err
-        if np.abs(step).max() < 1e-10:
+        if np.abs(step).max() < CONVERGED:
             break
     return t
 

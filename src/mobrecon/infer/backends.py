@@ -139,7 +139,8 @@ def make_runner(model_or_path, backend: str = "torch", threads: int | None = Non
     if backend == "torch":
         return TorchRunner(model, threads)
     with tempfile.TemporaryDirectory(prefix="mobrecon-onnx-") as tmp:
-        exported = export_onnx(model, Path(tmp) / "model.onnx")
+        # the fused decoder is fp32-only (export_form): int8 quantises the plain graph
+        exported = export_onnx(model, Path(tmp) / "model.onnx", fuse_decoder=backend == "onnx")
         info = {"source": str(model_or_path) if not isinstance(model_or_path, torch.nn.Module) else "model",
                 "export": exported}
         if backend == "onnx":

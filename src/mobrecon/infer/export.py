@@ -50,6 +50,7 @@ from torch import nn
 from mobrecon.data.calibration import calibration_crops
 from mobrecon.data.crop import to_tensor_image
 from mobrecon.extras import require
+from mobrecon.infer.export_form import export_form
 from mobrecon.infer.ort_session import input_size, is_quantized, open_session
 from mobrecon.io_utils import atomic_path
 from mobrecon.models.weights import resolve_model
@@ -109,12 +110,14 @@ def _first_line(e: BaseException) -> str:
 
 
 def export_onnx(model, path: str | os.PathLike, opset: int | None = None, batch: int = 2,
-                exporter: str | None = None) -> dict:
+                exporter: str | None = None, fuse_decoder: bool = True) -> dict:
     """Write ``model`` (a MobRecon, registered name or model file) to ``path`` as ONNX, atomically.
 
     The graph is traced on a (batch, 3, S, S) example (batch >= 2, so that the batch axis is not
     specialised to 1) and declared dynamic in B. ``opset``: None for the exporter's own choice;
-    ``exporter``: 'dynamo' (default) or 'torchscript' (default when ``opset`` < 18). Returns
+    ``exporter``: 'dynamo' (default) or 'torchscript' (default when ``opset`` < 18). The
+    network is exported in its :func:`~mobrecon.infer.export_form.export_form`
+    (``fuse_decoder``: see there; off for a graph to be quantised). Returns
     ``{"path", "exporter", "opset", "input", "outputs", "seconds", "bytes"}``.
     """
     onnx = require("onnx", "ONNX export")
@@ -139,7 +142,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int | None = None, batch:
     example = torch.rand(int(batch), 3, size, size, generator=gen) * 2 - 1
     t0 = time.perf_counter()
     with _eval_mode(net), atomic_path(path, suffix=".onnx") as tmp:
-        wrapper = OnnxOutputs(net).eval()
+        wrapper = OnnxOutputs(export_form(net, fuse_decoder)).eval()
         try:
             with _quiet_export(), torch.no_grad():
                 if exporter == "dynamo":
@@ -355,7 +358,7 @@ def export_model(model, onnx_path: str | os.PathLike, int8: bool = False, calib=
         return result
     with tempfile.TemporaryDirectory(prefix="mobrecon-export-") as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
-        result = {"export": export_onnx(net, fp32, opset=opset)}
+        result = {"export": export_onnx(net, fp32, opset=opset, fuse_decoder=False)}
         if check:
             result["check"] = check_onnx(net, fp32)
         result["int8"] = quantize_int8(fp32, onnx_path, calib, n=n)

@@ -9,6 +9,7 @@ handedness head).
 ``decoder.onnx``: those tensors -> ``uv`` (B, 21, 2), ``joints2d`` (B, 21, 2), ``vertices``
 (B, V, 3), ``joints3d`` (B, 21, 3) (:meth:`MobRecon.decode`; heatmaps are dropped).
 ``full.onnx``: ``image`` -> those four outputs, the two graphs in one.
+All three are exported from the network's :func:`~mobrecon.infer.export_form.export_form`.
 
 The split costs a second ``session.run`` per call and the hand-over of the encoder's outputs
 through numpy (measured in CPU time on GhostStack at batch 1, one thread: the fused graph is
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from mobrecon.infer.export import OUTPUTS
+from mobrecon.infer.export_form import export_form
 from mobrecon.io_utils import atomic_path
 
 __all__ = ["DecoderGraph", "EncoderGraph", "FullGraph", "OPSET", "encoder_names", "export_parts"]
@@ -92,18 +94,14 @@ def export_parts(model, encoder_path: str | os.PathLike, decoder_path: str | os.
     when not written, and the encoder's output names)."""
     names = encoder_names(model)
     size = int(model.cfg.input_size)
-    was_training = model.training
-    model.eval()
-    try:
-        gen = torch.Generator().manual_seed(0)
-        image = torch.rand(2, 3, size, size, generator=gen) * 2 - 1
-        with torch.no_grad():
-            enc = EncoderGraph(model)(image)
-        _export(EncoderGraph(model).eval(), (image,), Path(encoder_path), ["image"], names)
-        _export(DecoderGraph(model).eval(), enc, Path(decoder_path), names, list(OUTPUTS))
-        if full_path is not None:
-            _export(FullGraph(model).eval(), (image,), Path(full_path), ["image"], list(OUTPUTS))
-    finally:
-        model.train(was_training)
+    net = export_form(model)  # a copy in eval mode: ``model`` is left as it was
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, size, size, generator=gen) * 2 - 1
+    with torch.no_grad():
+        enc = EncoderGraph(net)(image)
+    _export(EncoderGraph(net).eval(), (image,), Path(encoder_path), ["image"], names)
+    _export(DecoderGraph(net).eval(), enc, Path(decoder_path), names, list(OUTPUTS))
+    if full_path is not None:
+        _export(FullGraph(net).eval(), (image,), Path(full_path), ["image"], list(OUTPUTS))
     return {"encoder": str(encoder_path), "decoder": str(decoder_path),
             "full": None if full_path is None else str(full_path), "encoded": names}

@@ -33,7 +33,7 @@ __all__ = ["EXPORT_VERSION", "cache_dir", "cache_key", "cached_sessions"]
 
 # bump when the exported graphs change for the same weights (2: mesh up-sampling as a gather;
 # 3: a third graph, the whole network in one, beside the encoder and the decoder)
-EXPORT_VERSION = "mobrecon-onnx-parts-3"
+EXPORT_VERSION = "mobrecon-onnx-parts-4"
 LOG = logging.getLogger("mobrecon.ort_cache")
 
 

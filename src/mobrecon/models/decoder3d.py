@@ -23,7 +23,7 @@ from torch import nn
 from .dsconv import DSConv
 from .spiral_conv import SpiralConvPP
 
-__all__ = ["Decoder3D", "DecoderConfig", "MeshUpsample", "make_spiral_conv"]
+__all__ = ["Decoder3D", "DecoderBlock", "DecoderConfig", "MeshUpsample", "make_spiral_conv"]
 
 _CONVS = {"dsconv": DSConv, "spiralconv": SpiralConvPP}
 
