@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     from mobrecon.detect.dataset import CompositeDataset
     from mobrecon.detect.detector import HandDetector
     from mobrecon.detect.evaluate import evaluate_detector
-    from mobrecon.detect.real_eval import closeup_scores, signer_ap
+    from mobrecon.detect.real_eval import ALL_HANDS_LABELS, closeup_scores, signer_ap, teacher_boxes
     from mobrecon.data.crop import DETECTION_MARGIN
     from mobrecon.image import read_image
     from mobrecon.infer.predictor import load
@@ -49,7 +49,11 @@ def main(argv=None) -> int:
     signers = SignerFrames(root / "rf100-hand-gestures", "test", labels=labels / "signers.npz")
     res["signers_test"] = signer_ap(det, signers, progress=True)
     res["signers_test_teacher_boxes"] = signer_ap(det, signers, progress=True, boxes="teacher")
-    print(json.dumps([res["signers_test"], res["signers_test_teacher_boxes"]]), file=sys.stderr)
+    if (labels / ALL_HANDS_LABELS).is_file():  # every hand the teacher sees, not one per gesture box
+        res["signers_test_all_hands"] = signer_ap(det, signers, progress=True,
+                                                  boxes=teacher_boxes(labels / ALL_HANDS_LABELS))
+    print(json.dumps([res["signers_test"], res["signers_test_teacher_boxes"], res.get("signers_test_all_hands")]),
+          file=sys.stderr)
     closeups = CloseUps(root / "sign-language-digits", "test", labels=labels / "closeups.npz")
     res["closeups_test"] = closeup_scores(det, closeups, DETECTION_MARGIN, pred.handedness, progress=True)
     print(json.dumps(res["closeups_test"]), file=sys.stderr)

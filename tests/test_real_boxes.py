@@ -13,7 +13,8 @@ from mobrecon.data.crop import BOX_MARGIN, DETECTION_MARGIN, crop_for, hand_box
 from mobrecon.data.real_photos import CloseUps, SignerFrames, default_realdata
 from mobrecon.detect.real_boxes import (MixedDetectionSet, RealBoxes, _entry, build_real_boxes,
                                         closeup_entries, signer_entries)
-from mobrecon.detect.real_eval import TRAIN_CROP_MARGIN, WHOLE_HAND_WIDEN, signer_ap, whole_hand_box
+from mobrecon.detect.real_eval import (TRAIN_CROP_MARGIN, WHOLE_HAND_WIDEN, signer_ap, teacher_boxes, teacher_hands,
+                                      whole_hand_box)
 
 REAL = default_realdata()
 LABELS = Path("/work/labels")
@@ -97,6 +98,8 @@ def test_real_entries_from_the_train_splits():
 class _Signers:
     """Two fake signer frames: a set (gesture) box around both hands, two teacher hands."""
 
+    files = ["a.jpg", "b.jpg"]
+
     def __init__(self):
         img = np.zeros((100, 200, 3), np.uint8)
         self.items = [{"image": img, "boxes": np.array([[20.0, 10.0, 180.0, 90.0]]),
@@ -139,3 +142,37 @@ def test_signer_ap_against_teacher_boxes():
     assert t["ap50"] == pytest.approx(1.0) and t["images"] == 1 and t["boxes"] == 2
     s = signer_ap(Det(), signers, boxes="set")
     assert s["ap50"] < 0.5 and s["images"] == 2  # hand boxes do not match one gesture box
+
+
+def _all_hands_file(path):
+    """A teacher labels file as `mobrecon label` writes it on plain images: frame a.jpg with
+    two hands, b.jpg with one (the frame the per-gesture-box labels had none for)."""
+    np.savez(path, files=np.array(["a.jpg", "b.jpg", "c.jpg"]), image=np.array([0, 0, 1]),
+             box=np.array([[30.0, 20.0, 70.0, 60.0], [120.0, 30.0, 160.0, 80.0], [10.0, 10.0, 30.0, 40.0]]),
+             hand=np.array(["left", "right", "left"]))
+    return path
+
+
+def test_every_teacher_hand_as_reference_and_training_boxes(tmp_path):
+    hands = teacher_hands(_all_hands_file(tmp_path / "all.npz"))
+    assert sorted(hands) == ["a.jpg", "b.jpg"]  # c.jpg: no hand, not a reference frame
+    assert hands["a.jpg"][1].tolist() == [True, False] and hands["b.jpg"][0].shape == (1, 4)
+    entries = list(signer_entries(_Signers(), size=200, boxes="all", all_hands=hands))
+    assert len(entries) == 2 and [len(e[1]) for e in entries] == [2, 1]
+    np.testing.assert_allclose(entries[1][1], _entry(np.zeros((100, 200, 3)), whole_hand_box(hands["b.jpg"][0]),
+                                                      [True], 200)[1])
+    with pytest.raises(ValueError, match="all_hands"):
+        next(signer_entries(_Signers(), boxes="all"))
+
+    class Det:  # finds only the first frame's two hands
+        threshold = 0.2
+
+        def detect(self, image, threshold=0.0):
+            if image is not _Signers.first:
+                return []
+            return [SimpleNamespace(box=tuple(x), score=0.9) for x in whole_hand_box(hands["a.jpg"][0])]
+
+    signers = _Signers()
+    _Signers.first = signers[0]["image"]
+    r = signer_ap(Det(), signers, boxes=teacher_boxes(tmp_path / "all.npz"))
+    assert r["images"] == 2 and r["boxes"] == 3 and r["recall"] == pytest.approx(2 / 3, abs=1e-3)

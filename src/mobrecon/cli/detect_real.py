@@ -9,7 +9,7 @@ import argparse
 import json
 
 from mobrecon.data.real_photos import default_realdata
-from mobrecon.detect.real_boxes import make_real_cache
+from mobrecon.detect.real_boxes import SIGNER_BOXES, make_real_cache
 
 
 def add_arguments(d: argparse.ArgumentParser) -> None:
@@ -17,9 +17,10 @@ def add_arguments(d: argparse.ArgumentParser) -> None:
     d.add_argument("--labels", metavar="DIR", required=True, help="folder of the teacher's labels "
                    "(signers.npz, closeups.npz)")
     d.add_argument("--realdata", help="the real photo sets' folder (default ../shared/realdata)")
-    d.add_argument("--signer-boxes", choices=("teacher", "set"), default="teacher",
-                   help="the signer frames' boxes: the teacher's hands widened to whole-hand "
-                   "boxes (default) or the set's own gesture boxes")
+    d.add_argument("--signer-boxes", choices=SIGNER_BOXES, default="teacher",
+                   help="the signer frames' boxes: the teacher's hand at each gesture box widened to a "
+                   "whole-hand box (default), every hand the teacher found (all: LABELS/signers_allhands.npz, "
+                   "from `mobrecon label` on the frames' image folders) or the set's own gesture boxes")
     d.add_argument("--split", choices=("train", "valid"), default="train",
                    help="train: the photos to train on (default); valid: the signer frames' validation "
                    "split, to calibrate the score threshold on")

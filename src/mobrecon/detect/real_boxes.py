@@ -3,8 +3,11 @@
 :func:`build_real_boxes` letterboxes every training photo to the detector's input size (as
 :class:`~mobrecon.detect.detector.HandDetector` does) and keeps its hand boxes and handedness:
 
-* signer frames (train split): with ``boxes="teacher"`` (the default) the teacher's hands,
-  each its keypoint box widened to the whole hand like the close-ups'; with ``boxes="set"``
+* signer frames (train split): with ``boxes="teacher"`` (the default) the teacher's hand
+  nearest each gesture box, its keypoint box widened to the whole hand like the close-ups';
+  with ``boxes="all"`` every hand the teacher found in the frame (labels made on the images
+  themselves, :data:`~mobrecon.detect.real_eval.ALL_HANDS_LABELS`: with one hand per gesture
+  box, the second hand of 58 % of the frames was taught as background); with ``boxes="set"``
   the set's own boxes, which are the annotators' *gesture* boxes (often both hands and part of
   the forearm, median 2.3x the hand), each classed as the teacher's hand whose keypoint box
   centre lies nearest. Frames where the teacher found no hand are left out (their hands and
@@ -31,11 +34,12 @@ from mobrecon.data.crop import to_tensor_image
 from mobrecon.data.real_photos import CloseUps, SignerFrames
 from mobrecon.detect.dataset import CompositeDataset, augment
 from mobrecon.detect.detector import letterbox
-from mobrecon.detect.real_eval import whole_hand_box
+from mobrecon.detect.real_eval import ALL_HANDS_LABELS, teacher_hands, whole_hand_box
 from mobrecon.detect.targets import encode_targets
 from mobrecon.io_utils import atomic_save_npz
 
 MAX_BOXES = 2
+SIGNER_BOXES = ("teacher", "all", "set")
 
 
 def _entry(image: np.ndarray, boxes: np.ndarray, left: np.ndarray, size: int) -> tuple:
@@ -47,13 +51,22 @@ def _entry(image: np.ndarray, boxes: np.ndarray, left: np.ndarray, size: int) ->
     return boxed, np.clip(b, -0.5, size - 0.5).astype(np.float32), np.asarray(left, bool).reshape(-1)
 
 
-def signer_entries(signers, size: int = 256, boxes: str = "teacher"):
+def signer_entries(signers, size: int = 256, boxes: str = "teacher", all_hands: dict | None = None):
     """Yield (image, boxes, left, 'signers') for the frames of ``signers`` (teacher labels
     attached) that have a set box and a teacher hand; ``boxes``: "teacher" (whole-hand boxes of
-    the teacher's hands) or "set" (the set's gesture boxes)."""
-    if boxes not in ("teacher", "set"):
-        raise ValueError(f"boxes={boxes!r}: expected 'teacher' or 'set'")
+    the teacher's hands), "all" (of every hand in ``all_hands``, a
+    :func:`~mobrecon.detect.real_eval.teacher_hands` mapping) or "set" (the set's gesture boxes)."""
+    if boxes not in SIGNER_BOXES:
+        raise ValueError(f"boxes={boxes!r}: expected one of {', '.join(SIGNER_BOXES)}")
+    if boxes == "all" and all_hands is None:
+        raise ValueError('boxes="all" needs the all_hands mapping')
     for i in range(len(signers)):
+        if boxes == "all":
+            if signers.files[i] not in all_hands:
+                continue
+            kp, left = all_hands[signers.files[i]]
+            yield (*_entry(signers[i]["image"], whole_hand_box(kp[:MAX_BOXES]), left[:MAX_BOXES], size), "signers")
+            continue
         it = signers[i]
         if not len(it["boxes"]) or not len(it["box"]):
             continue
@@ -159,13 +172,16 @@ def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, s
     if split not in CACHE_SPLITS:
         raise ValueError(f"split must be one of {', '.join(CACHE_SPLITS)}, got {split!r}")
     realdata, labels = Path(realdata), Path(labels)
-    for name in ("signers.npz", "closeups.npz"):
+    needed = ("signers.npz", "closeups.npz") + ((ALL_HANDS_LABELS,) if signer_boxes == "all" else ())
+    for name in needed:
         if not (labels / name).is_file():
-            raise FileNotFoundError(f"{labels / name}: teacher labels missing (make them with mobrecon label)")
+            raise FileNotFoundError(f"{labels / name}: teacher labels missing (make them with mobrecon label"
+                                    + (" on the signer frames' image folders, without --set)" if name == ALL_HANDS_LABELS else ")"))
     signers = SignerFrames(realdata / "rf100-hand-gestures", split, labels=labels / "signers.npz")
+    all_hands = teacher_hands(labels / ALL_HANDS_LABELS) if signer_boxes == "all" else None
 
     def entries():
-        yield from signer_entries(signers, size, signer_boxes)
+        yield from signer_entries(signers, size, signer_boxes, all_hands)
         if split == "train":
             yield from closeup_entries(CloseUps(realdata / "sign-language-digits", "train",
                                                 labels=labels / "closeups.npz"), size)

@@ -37,22 +37,49 @@ def whole_hand_box(kp_box: np.ndarray, widen: float = WHOLE_HAND_WIDEN) -> np.nd
     return np.concatenate([c - half, c + half], -1)
 
 
+ALL_HANDS_LABELS = "signers_allhands.npz"  # the signer frames labelled as plain images: every hand
+
+
+def teacher_hands(labels) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every hand of a teacher labels file made by ``mobrecon label`` on the images themselves
+    (not through ``--set signers``, which keeps only the hand nearest each gesture box, though
+    the teacher sees two hands in 58 % of the frames): ``{file: ((n, 4) keypoint boxes,
+    (n,) left)}`` over the files with at least one hand. ``labels``: a path or a loaded npz."""
+    z = np.load(labels, allow_pickle=False) if not hasattr(labels, "files") else labels
+    files, image, box, hand = z["files"], z["image"], z["box"], z["hand"]
+    return {str(files[k]): (box[image == k].astype(np.float64), hand[image == k] == "left")
+            for k in np.unique(image)}
+
+
+def teacher_boxes(labels) -> dict[str, np.ndarray]:
+    """:func:`teacher_hands`' keypoint boxes only: ``{file: (n, 4)}``."""
+    return {f: b for f, (b, _) in teacher_hands(labels).items()}
+
+
 def signer_ap(detector, signers, threshold: float = 0.01, iou: float = 0.5, progress: bool = False,
-              boxes: str = "set") -> dict:
+              boxes: str | dict = "set") -> dict:
     """AP@``iou`` (class-agnostic) of ``detector`` on the images of ``signers`` against the
-    set's own boxes (``boxes="set"``, every image) or the teacher's whole-hand boxes
-    (``"teacher"``; teacher labels attached, frames without a teacher hand left out); also
-    precision / recall at the detector's default threshold."""
-    if boxes not in ("teacher", "set"):
-        raise ValueError(f"boxes={boxes!r}: expected 'teacher' or 'set'")
+    set's own boxes (``boxes="set"``, every image), the whole-hand boxes of the teacher's hand
+    per gesture box (``"teacher"``; teacher labels attached, frames without a teacher hand left
+    out), or of every hand the teacher found (a :func:`teacher_boxes` mapping; frames not in it
+    left out); also precision / recall at the detector's default threshold."""
+    if not isinstance(boxes, dict) and boxes not in ("teacher", "set"):
+        raise ValueError(f"boxes={boxes!r}: expected 'teacher', 'set' or a teacher_boxes mapping")
     dets, gts = [], []
     for i in tqdm(range(len(signers)), disable=not progress, unit="img", desc="signers"):
-        it = signers[i]
-        if boxes == "teacher" and not len(it["box"]):
-            continue
+        if isinstance(boxes, dict):
+            if signers.files[i] not in boxes:
+                continue
+            it = signers[i]
+            ref = whole_hand_box(boxes[signers.files[i]]).reshape(-1, 4)
+        else:
+            it = signers[i]
+            if boxes == "teacher" and not len(it["box"]):
+                continue
+            ref = it["boxes"] if boxes == "set" else whole_hand_box(it["box"]).reshape(-1, 4)
         found = detector.detect(it["image"], threshold=threshold)
         dets.append(np.array([[*d.box, d.score] for d in found]).reshape(-1, 5))
-        gts.append(it["boxes"] if boxes == "set" else whole_hand_box(it["box"]).reshape(-1, 4))
+        gts.append(ref)
     res = average_precision(dets, gts, iou)
     at = average_precision([d[d[:, 4] >= detector.threshold] for d in dets], gts, iou)
     return {"images": len(gts), "boxes": res["n_gt"], f"ap{int(iou * 100)}": round(res["ap"], 4),
