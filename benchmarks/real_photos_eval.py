@@ -359,7 +359,7 @@ def run(args) -> dict:
     bad = [s for s in sets if s not in READERS]
     if bad:
         raise BenchError(f"--sets: unknown set {bad[0]!r} (choose from {', '.join(READERS)})")
-    split = "all" if args.split == "all" else "test"
+    split = args.split
     predictors = {}
     for label, path in models:
         try:
@@ -401,8 +401,10 @@ def main(argv=None) -> int:
                          "default $MOBRECON_LABELS")
     ap.add_argument("--realdata", default=None, help="the real photo sets' folder (default: ../shared/realdata)")
     ap.add_argument("--sets", default="closeups,signers,hagrid")
-    ap.add_argument("--split", choices=("test", "all"), default="test",
-                    help="test: the held-out photos (default); all: every photo (the issue's check; not held out)")
+    ap.add_argument("--split", choices=("test", "train", "all"), default="test",
+                    help="test: the held-out photos (default); train: the training photos, a validation set "
+                    "only for models that never trained on real photos (the look comparisons of issue 19); "
+                    "all: every photo (the issue's check; not held out)")
     ap.add_argument("--model", action="append", metavar="[LABEL=]PATH", help="a model file to score (repeatable)")
     ap.add_argument("--no-shipped", action="store_true", help="leave out the shipped GhostStack and DenseStack")
     ap.add_argument("--limit", type=int, default=None, help="at most this many hands per set (quick looks)")

@@ -28,6 +28,8 @@ VARIANTS = {
     "nhwc": {"channels_last": True},
     "compile": {"compile": "inductor"},
     "nhwc+compile": {"channels_last": True, "compile": "inductor"},
+    "nhwc+b64": {"channels_last": True, "batch_size": 64},
+    "nhwc+compile+b64": {"channels_last": True, "compile": "inductor", "batch_size": 64},
 }
 
 _CHILD = """
