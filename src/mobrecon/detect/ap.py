@@ -81,6 +81,13 @@ def best_f1_threshold(detections: Sequence[np.ndarray], ground_truth: Sequence[n
     return {"threshold": float(scores[k]), "f1": float(f1[k]), "precision": float(prec[k]), "recall": float(rec[k])}
 
 
+def precision_recall_at(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray], threshold: float,
+                        iou: float = 0.5) -> dict:
+    """:func:`average_precision` of the detections scoring at least ``threshold`` (its
+    ``precision`` and ``recall`` are then those of a detector cut there)."""
+    return average_precision([d[d[:, 4] >= threshold] for d in detections], ground_truth, iou)
+
+
 def average_precision(detections: Sequence[np.ndarray], ground_truth: Sequence[np.ndarray],
                       iou: float = 0.5) -> dict:
     """AP over a set of images, class-agnostic.

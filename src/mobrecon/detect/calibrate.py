@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from mobrecon.detect.ap import average_precision, best_f1_threshold
+from mobrecon.detect.ap import average_precision, best_f1_threshold, precision_recall_at
+from mobrecon.detect.detector import detection_array
 
 
 def collect_detections(detector, dataset, count: int | None = None, threshold: float = 0.01,
@@ -26,7 +27,7 @@ def collect_detections(detector, dataset, count: int | None = None, threshold: f
     for i in tqdm(range(n), disable=not progress, unit="img", desc="calibrate"):
         item = dataset.raw(i)
         found = detector.detect(item["image"], threshold=threshold)
-        dets.append(np.array([[*d.box, d.score] for d in found], np.float64).reshape(-1, 5))
+        dets.append(detection_array(found))
         gts.append(np.asarray(item["boxes"], np.float64).reshape(-1, 4))
     return dets, gts
 
@@ -58,5 +59,5 @@ def calibrate_threshold(detector, datasets: dict, count: int | None = None, iou:
 
 
 def _pr_at(dets: Sequence[np.ndarray], gts: Sequence[np.ndarray], thr: float, iou: float) -> dict:
-    r = average_precision([d[d[:, 4] >= thr] for d in dets], gts, iou)
+    r = precision_recall_at(dets, gts, thr, iou)
     return {"precision": round(r["precision"], 4), "recall": round(r["recall"], 4)}

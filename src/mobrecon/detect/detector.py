@@ -49,6 +49,12 @@ class Detection:
                 "handedness": self.handedness}
 
 
+def detection_array(found: Sequence[Detection]) -> np.ndarray:
+    """Detections -> an (n, 5) float64 array of [x0, y0, x1, y1, score] (what the AP functions of
+    :mod:`mobrecon.detect.ap` take)."""
+    return np.array([[*d.box, d.score] for d in found], np.float64).reshape(-1, 5)
+
+
 @dataclass(frozen=True)
 class Letterbox:
     """How an image maps into the square network input: ``x_in = (u + 0.5) * scale_x - 0.5 + pad_x``

@@ -8,7 +8,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from mobrecon.detect.ap import average_precision, box_iou
+from mobrecon.detect.ap import average_precision, box_iou, precision_recall_at
 
 
 def evaluate_detector(detector, dataset, count: int | None = None, threshold: float = 0.01,
@@ -33,7 +33,7 @@ def evaluate_detector(detector, dataset, count: int | None = None, threshold: fl
         gts.append(item["boxes"])
         lefts.append(item["left"])
     res = average_precision(dets, gts, iou)
-    at_thr = average_precision([d[d[:, 4] >= detector.threshold] for d in dets], gts, iou)
+    at_thr = precision_recall_at(dets, gts, detector.threshold, iou)
     right = total = 0
     for d, g, lf in zip(dets, gts, lefts):  # handedness of confident detections matched to a hand
         d = d[d[:, 4] >= detector.threshold]

@@ -173,10 +173,11 @@ def make_real_cache(realdata: str | Path, labels: str | Path, out: str | Path, s
         raise ValueError(f"split must be one of {', '.join(CACHE_SPLITS)}, got {split!r}")
     realdata, labels = Path(realdata), Path(labels)
     needed = ("signers.npz", "closeups.npz") + ((ALL_HANDS_LABELS,) if signer_boxes == "all" else ())
+    how = {ALL_HANDS_LABELS: " on the signer frames' image folders, without --set"}
     for name in needed:
         if not (labels / name).is_file():
             raise FileNotFoundError(f"{labels / name}: teacher labels missing (make them with mobrecon label"
-                                    + (" on the signer frames' image folders, without --set)" if name == ALL_HANDS_LABELS else ")"))
+                                    f"{how.get(name, '')})")
     signers = SignerFrames(realdata / "rf100-hand-gestures", split, labels=labels / "signers.npz")
     all_hands = teacher_hands(labels / ALL_HANDS_LABELS) if signer_boxes == "all" else None
 

@@ -19,7 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from mobrecon.data.crop import CropBox, hand_box
-from mobrecon.detect.ap import average_precision, box_iou
+from mobrecon.detect.ap import average_precision, box_iou, precision_recall_at
+from mobrecon.detect.detector import detection_array
 
 # A whole hand's box (its skin) over the box of its 21 keypoints, longer side: 1.19 median
 # (1.11-1.28 for 10-90 %) over random OpenHand poses and rotations; the centre moves 7 % of
@@ -67,21 +68,20 @@ def signer_ap(detector, signers, threshold: float = 0.01, iou: float = 0.5, prog
         raise ValueError(f"boxes={boxes!r}: expected 'teacher', 'set' or a teacher_boxes mapping")
     dets, gts = [], []
     for i in tqdm(range(len(signers)), disable=not progress, unit="img", desc="signers"):
-        if isinstance(boxes, dict):
-            if signers.files[i] not in boxes:
-                continue
-            it = signers[i]
-            ref = whole_hand_box(boxes[signers.files[i]]).reshape(-1, 4)
+        if isinstance(boxes, dict) and signers.files[i] not in boxes:
+            continue  # (checked before the frame is read)
+        it = signers[i]
+        if boxes == "set":
+            ref = it["boxes"]
         else:
-            it = signers[i]
-            if boxes == "teacher" and not len(it["box"]):
+            kp = boxes[signers.files[i]] if isinstance(boxes, dict) else it["box"]
+            if not len(kp):
                 continue
-            ref = it["boxes"] if boxes == "set" else whole_hand_box(it["box"]).reshape(-1, 4)
-        found = detector.detect(it["image"], threshold=threshold)
-        dets.append(np.array([[*d.box, d.score] for d in found]).reshape(-1, 5))
+            ref = whole_hand_box(kp).reshape(-1, 4)
+        dets.append(detection_array(detector.detect(it["image"], threshold=threshold)))
         gts.append(ref)
     res = average_precision(dets, gts, iou)
-    at = average_precision([d[d[:, 4] >= detector.threshold] for d in dets], gts, iou)
+    at = precision_recall_at(dets, gts, detector.threshold, iou)
     return {"images": len(gts), "boxes": res["n_gt"], f"ap{int(iou * 100)}": round(res["ap"], 4),
             "precision": round(at["precision"], 4), "recall": round(at["recall"], 4)}
 

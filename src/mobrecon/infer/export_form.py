@@ -50,8 +50,9 @@ def export_form(model: nn.Module, fuse_decoder: bool = True) -> nn.Module:
             h.remove()
         for name, m in reorgs.items():
             _set(net, name, ReorgConv(channels[name], m.stride))
-    for block in net.modules() if fuse_decoder else ():
-        if isinstance(block, DecoderBlock) and isinstance(block.conv, DSConv):
-            block.conv = UpsampledDSConv(block.up, block.conv)
-            block.up = nn.Identity()
+    if fuse_decoder:
+        for block in net.modules():
+            if isinstance(block, DecoderBlock) and isinstance(block.conv, DSConv):
+                block.conv = UpsampledDSConv(block.up, block.conv)
+                block.up = nn.Identity()
     return net

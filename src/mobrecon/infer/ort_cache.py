@@ -32,7 +32,8 @@ from mobrecon.infer.ort_session import open_session
 __all__ = ["EXPORT_VERSION", "cache_dir", "cache_key", "cached_sessions"]
 
 # bump when the exported graphs change for the same weights (2: mesh up-sampling as a gather;
-# 3: a third graph, the whole network in one, beside the encoder and the decoder)
+# 3: a third graph, the whole network in one, beside the encoder and the decoder; 4: exported
+# from the network's export form, infer/export_form.py)
 EXPORT_VERSION = "mobrecon-onnx-parts-4"
 LOG = logging.getLogger("mobrecon.ort_cache")
 

@@ -32,6 +32,7 @@ __all__ = ["EnvMaps", "camera_auto", "map_directions", "sh_basis", "irradiance_s
 _A = np.array([math.pi] + [2.0 * math.pi / 3.0] * 3 + [math.pi / 4.0] * 5)  # cosine lobe, per band
 _SPEC_EXPONENT = 12.0
 _LUMA = np.array([0.2126, 0.7152, 0.0722])
+_FACING_CAMERA = np.array([0.0, 0.0, -1.0])  # the normal of a surface facing the camera (camera frame)
 # camera_auto: a white surface facing the camera comes out at this linear value (skin at
 # ~0.5 display luminance, as in the close-up photos of ../shared/realdata, training split)
 _AUTO_WHITE = 1.6
@@ -161,7 +162,7 @@ class EnvMaps:
             return light, {"map": k, "name": m.name, "exposure": exposure, "to_map": to_map, "gains": gains}
         # centre-weighted metering, as a camera exposing for the hand: the geometric mean of
         # the bright side and the side facing the camera; a white surface there -> ~1.4 linear
-        front = float(sh_basis(to_map @ np.array([0.0, 0.0, -1.0])) @ m.sh @ _LUMA)
+        front = float(sh_basis(to_map @ _FACING_CAMERA) @ m.sh @ _LUMA)
         meter = math.sqrt(m.meter * max(front, 0.25 * m.meter))  # at most 1 stop over the bright side
         exposure = 1.4 / meter * 2.0 ** rng.uniform(-0.7, 0.7)
         light = EnvLight(sh=m.sh * exposure, to_map=to_map, specular=m.specular * exposure,
@@ -184,13 +185,14 @@ def camera_auto(sh: np.ndarray, to_map: np.ndarray, rng: np.random.Generator) ->
     exposure puts that surface at :data:`_AUTO_WHITE` +-0.4 stops. Returns ``(sh', gains (3,),
     exposure)`` with ``sh' = (sh * gains + fill) * exposure``, the specular copy to be scaled by
     ``gains * exposure``."""
-    front = sh_basis(to_map @ np.array([0.0, 0.0, -1.0])) @ sh  # (3,) a camera-facing white surface
+    facing = sh_basis(to_map @ _FACING_CAMERA)
+    front = facing @ sh  # (3,) a camera-facing white surface
     front = np.maximum(front, 1e-6 * max(float(front.max()), 1e-6))
     gains = (front.mean() / front) ** rng.uniform(0.6, 1.0)
     out = np.asarray(sh, np.float64) * gains
     lum = float(front * gains @ _LUMA)
     out[0] += rng.uniform(0.1, 0.5) * lum / 0.282095  # Y00 is constant 0.282095
-    lum = float(sh_basis(to_map @ np.array([0.0, 0.0, -1.0])) @ out @ _LUMA)
+    lum = float(facing @ out @ _LUMA)
     exposure = _AUTO_WHITE / max(lum, 1e-6) * 2.0 ** rng.uniform(-0.4, 0.4)
     return (out * exposure).astype(np.float32), gains, float(exposure)
 

@@ -95,6 +95,13 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
 
+def _net_images(batch: dict, cfg: TrainConfig) -> torch.Tensor:
+    """A batch's images as the network takes them: (B*views, 3, S, S), view-major within a
+    sample, in NHWC memory order with ``channels_last``."""
+    img = batch["image"].flatten(0, 1)
+    return img.contiguous(memory_format=torch.channels_last) if cfg.channels_last else img
+
+
 def build_net(cfg: TrainConfig):
     """(full model, the network the stage trains)."""
     model = build(cfg.model, hand=cfg.hand)
@@ -260,9 +267,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
                     raise ValueError(f"the data's meshes have {batch['vertices'].shape[2]} vertices but the model's "
                                      f"hand ({cfg.hand}) has {n_verts}: train with the data's hand model")
                 batch = _to_device(batch, device)
-                img = batch["image"].flatten(0, 1)  # (B*views, 3, S, S), view-major within a sample
-                if cfg.channels_last:
-                    img = img.contiguous(memory_format=torch.channels_last)
+                img = _net_images(batch, cfg)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     pred = forward(img)
                 if amp:  # the losses in float32
@@ -334,10 +339,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, dataset: D
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     return model(x.to(device))
 
-            images = (b["image"].flatten(0, 1) for b in loader)
-            if cfg.channels_last:
-                images = (x.contiguous(memory_format=torch.channels_last) for x in images)
-            n_bn = recompute_batchnorm(model, images, run_batch)
+            n_bn = recompute_batchnorm(model, (_net_images(b, cfg) for b in loader), run_batch)
             rec = {"step": step, "event": f"BatchNorm statistics averaged over {n_bn} batches (precise_bn)"}
             if val_set is not None:
                 rec["val"] = validate(model, val_set, cfg)
