@@ -360,6 +360,8 @@ def run(args) -> dict:
     if bad:
         raise BenchError(f"--sets: unknown set {bad[0]!r} (choose from {', '.join(READERS)})")
     split = args.split
+    if split == "valid" and sets != ["signers"]:
+        raise BenchError("--split valid: only the signer frames have a validation split (pass --sets signers)")
     predictors = {}
     for label, path in models:
         try:
@@ -401,8 +403,10 @@ def main(argv=None) -> int:
                          "default $MOBRECON_LABELS")
     ap.add_argument("--realdata", default=None, help="the real photo sets' folder (default: ../shared/realdata)")
     ap.add_argument("--sets", default="closeups,signers,hagrid")
-    ap.add_argument("--split", choices=("test", "train", "all"), default="test",
-                    help="test: the held-out photos (default); train: the training photos, a validation set "
+    ap.add_argument("--split", choices=("test", "valid", "train", "all"), default="test",
+                    help="test: the held-out photos (default); valid: the signer frames' own validation split "
+                    "(no reconstruction model trains on it: choose between trained models there, not on test); "
+                    "train: the training photos, a validation set "
                     "only for models that never trained on real photos (the look comparisons of issue 19); "
                     "all: every photo (the issue's check; not held out)")
     ap.add_argument("--model", action="append", metavar="[LABEL=]PATH", help="a model file to score (repeatable)")

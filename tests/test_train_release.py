@@ -24,15 +24,18 @@ def test_stage3_continues_a_model_file_and_ships_its_record(tmp_path):
            "--steps", "gen,stage3,eval,ship", "--uniform", "16", "--random", "8", "--test", "4",
            "--video-sequences", "1", "--video-frames", "6", "--gen-workers", "1", "--workers", "0", "--threads", "2",
            "--batch3", "2", "--minutes3", "0.01", "--probe-steps", "21", "--init", str(init),
-           "--set", "optim.lr=2.0e-4"]
+           "--config3", "mobrecon_ghoststack_gpu_real", "--set", "optim.lr=2.0e-4", "--set", "epochs=2"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     run = root / "mobrecon_ghoststack" / "stage3"
     cfg = (run / "config.yaml").read_text()
     assert "lr: 0.0002" in cfg and "schedule: cosine" in cfg and f"init: {init}" in cfg
+    assert "unit3d: 0.2" in cfg  # the named config's, not <model>_continue's
     blob = torch.load(ship / "mobrecon_ghoststack.pt", weights_only=True)
     rec = blob["meta"]["release"]
-    assert rec["stage3"]["steps"] == 48 and rec["stage3"]["init"] == "init.pt"  # 4 epochs of the 50-step floor
+    # the 50-step floor in 2 epochs would be 25 steps each, but one pass over the 24 stills is 12
+    # steps of 2 and the trainer ends an epoch there: 5 epochs of 10 instead (not 2 x 12)
+    assert rec["stage3"]["steps"] == 50 and rec["stage3"]["init"] == "init.pt"
     assert rec["continued_from"] == {"stage2": {"steps": 7}}
     assert rec["metrics"]["test"]["samples"] == 4 and "accel3d_mm_s2" in rec["metrics"]["test_video"]
     # the shipped model is the continued one, not the file it started from

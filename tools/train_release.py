@@ -95,6 +95,7 @@ def _rate(log_file: Path) -> float:
 
 
 def run_stage(root: Path, args, stage: int) -> Path:
+    from mobrecon.data.mixed import open_mixture
     from mobrecon.train.config import load_config
     from mobrecon.train.trainer import train
     from mobrecon.train.schedule import budget_schedule
@@ -107,7 +108,7 @@ def run_stage(root: Path, args, stage: int) -> Path:
         cfg = load_config(out / "config.yaml")
         log(f"stage {stage}: resuming {out}")
     else:
-        name = {1: f"{args.model}_stage1", 2: args.model, 3: f"{args.model}_continue"}[stage]
+        name = {1: f"{args.model}_stage1", 2: args.model, 3: args.config3 or f"{args.model}_continue"}[stage]
         over = {"data.train": train_spec(root), "data.workers": args.workers, "log_every": 10,
                 "checkpoint_every": 1000, "threads": args.threads}
         if stage == 1:
@@ -129,8 +130,11 @@ def run_stage(root: Path, args, stage: int) -> Path:
         rate = _rate(probe / "log.jsonl")
         minutes = {1: args.minutes1, 2: args.minutes2, 3: args.minutes3}[stage]
         total = max(int(minutes * 60 * rate / cfg.batch_size * 0.97), 50)
-        if stage == 3:  # cosine over the whole run: the config's epochs, each a share of it
-            epochs, optim = cfg.epochs, cfg.optim
+        if stage == 3:  # cosine over the whole run: the config's epochs, each a share of it,
+            # more of them if a share would be longer than one pass over the data (the trainer
+            # ends an epoch there, so the run would stop short of its budget)
+            one_pass = max(len(open_mixture(cfg.data.train)) // cfg.batch_size, 1)
+            epochs, optim = max(cfg.epochs, -(-total // one_pass)), cfg.optim
         else:  # one cosine over the budget (the paper's step decays, scaled down, starve a short run)
             epochs = 8 if stage == 1 else 19
             optim = budget_schedule(cfg.optim, epochs * max(total // epochs, 1))
@@ -222,6 +226,8 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes3", type=float, default=15.0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a config override for the stages started now, e.g. optim.lr=3.0e-4 (repeatable)")
+    ap.add_argument("--config3", default="", help="stage 3: the config's name under configs/ "
+                    "(default <model>_continue)")
     ap.add_argument("--init", default="", help="stage 3: the model file to continue (default: the shipped one)")
     ap.add_argument("--probe-steps", type=int, default=40)
     ap.add_argument("--ship-dir", default=str(REPO / "src" / "mobrecon" / "weights"))
