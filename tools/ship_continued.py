@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="data", help="folder holding synth_test and test_video")
     ap.add_argument("--real", default="", help="the real-photo benchmark's JSON record of this model")
     ap.add_argument("--minutes", type=float, default=0.0, help="wall time of the runs, minutes (for the record)")
+    ap.add_argument("--hardware", default="", help="where the runs trained (default: this machine's CPU)")
     ap.add_argument("--ship-dir", default="src/mobrecon/weights")
     ap.add_argument("--record", default="", help="also write the record here (JSON)")
     ap.add_argument("--replace", action="store_true", help="replace an existing file in --ship-dir")
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
     first_init = Path(args.before or yaml.safe_load((runs[0] / "config.yaml").read_text())["init"])
     before = torch.load(first_init, map_location="cpu", weights_only=True).get("meta", {}).get("release", {})
     record = {"runs": [run_record(r) for r in runs],
-              "hardware": f"CPU ({os.cpu_count()} cores, {platform.machine()}), shared with other jobs",
+              "hardware": args.hardware or f"CPU ({os.cpu_count()} cores, {platform.machine()}), shared with other jobs",
               "wall_minutes": args.minutes or None,
               "metrics": {"test": stills, "test_video": video},
               "real_photos": json.loads(Path(args.real).read_text()) if args.real else None,
