@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from .dsconv import DSConv
-from .spiral_conv import SpiralConvPP
-from .vertex_major import upsample_vertex_major
+from .spiral_conv import SpiralConvPP, SpiralModule
+from .vertex_major import transform_before_upsampling, upsample_vertex_major
 
 __all__ = ["Decoder3D", "DecoderBlock", "DecoderConfig", "MeshUpsample", "make_spiral_conv"]
 
@@ -112,12 +112,17 @@ class DecoderBlock(nn.Module):
         self.up = MeshUpsample(up)
         self.conv = conv
         self.act = nn.ReLU(inplace=False)
+        n_fine, n_coarse = self.up.shape
+        self.transform_first = isinstance(conv, SpiralModule) and transform_before_upsampling(
+            n_fine, n_coarse, conv.in_ch, conv.out_ch, conv.spiral_length)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.conv(self.up(x)))
 
     def forward_vertex_major(self, x: torch.Tensor) -> torch.Tensor:
         """x: (n_{l+1}, B, C_in) -> (n_l, B, C_out)."""
+        if self.transform_first:
+            return self.act(self.conv.forward_vertex_major(x, upsample=self.up.matrix))
         return self.act(self.conv.forward_vertex_major(self.up.forward_vertex_major(x)))
 
 

@@ -60,9 +60,10 @@ class SpiralModule(nn.Module):
         """(C_out,) or None."""
         raise NotImplementedError
 
-    def forward_vertex_major(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N_in, B, C_in) -> (N, B, C_out), the same function as ``forward`` in the other layout."""
-        return spiral_conv_vertex_major(x, self.spiral_weight(), self.spiral_bias(), self.rows)
+    def forward_vertex_major(self, x: torch.Tensor, upsample: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (N_in, B, C_in) -> (N, B, C_out), the same function as ``forward`` in the other layout;
+        with ``upsample`` (N_in, N_c), x (N_c, B, C_in) -> ``forward(upsample @ x)`` (N, B, C_out)."""
+        return spiral_conv_vertex_major(x, self.spiral_weight(), self.spiral_bias(), self.rows, upsample)
 
 
 class SpiralConvPP(SpiralModule):

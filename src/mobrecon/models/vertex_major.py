@@ -20,7 +20,9 @@ multiply-adds of DSConv, but bf16 GEMMs on this CPU run far faster than the elem
 product, the sum and their backward did.
 
 Up-sampling is a dense (n_fine, n_coarse) @ (n_coarse, B*C) product in this layout: exact (the
-zeros add nothing) and a GEMM instead of a gather, a weighted sum and an ``index_add_``.
+zeros add nothing) and a GEMM instead of a gather, a weighted sum and an ``index_add_``. Where
+channels are wide and vertices few, a decoder block transforms on the coarse vertices and
+up-samples Y instead (:func:`transform_before_upsampling`), which halves its largest GEMM.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["spiral_conv_vertex_major", "spiral_rows", "upsample_vertex_major"]
+__all__ = ["spiral_conv_vertex_major", "spiral_rows", "transform_before_upsampling", "upsample_vertex_major"]
 
 
 def spiral_rows(spiral_indices: torch.Tensor) -> torch.Tensor:
@@ -39,20 +41,37 @@ def spiral_rows(spiral_indices: torch.Tensor) -> torch.Tensor:
 
 
 def spiral_conv_vertex_major(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                             rows: torch.Tensor) -> torch.Tensor:
+                             rows: torch.Tensor, upsample: torch.Tensor | None = None) -> torch.Tensor:
     """x (N_in, B, C_in), weight (C_in, S, C_out) (``W_s = weight[:, s]``), bias (C_out,) or None,
-    rows (N * S,) from :func:`spiral_rows` -> (N, B, C_out)."""
-    n_in, b, c_in = x.shape
+    rows (N * S,) from :func:`spiral_rows` -> (N, B, C_out).
+
+    upsample: an (N_in, N_c) matrix; x is then on the N_c coarse vertices, (N_c, B, C_in), and
+    is up-sampled after the channel transform, on Y (see :func:`transform_before_upsampling`).
+    """
+    n_x, b, c_in = x.shape
     _, s, c_out = weight.shape
     n = rows.numel() // s
-    y = F.linear(x.reshape(n_in * b, c_in), weight.reshape(c_in, s * c_out).t())  # (N_in*B, S*C_out)
-    y = y.view(n_in, b, s, c_out).transpose(1, 2).reshape(n_in * s, b * c_out)  # rows (u, s)
+    y = F.linear(x.reshape(n_x * b, c_in), weight.reshape(c_in, s * c_out).t())  # (N_x*B, S*C_out)
+    y = y.view(n_x, b, s, c_out)
+    if upsample is not None:
+        y = upsample_vertex_major(y, upsample)  # (N_in, B, S, C_out)
+    n_in = y.shape[0]
+    y = y.transpose(1, 2).reshape(n_in * s, b * c_out)  # rows (u, s)
     out = y.index_select(0, rows).view(n, s, b * c_out).sum(1).view(n, b, c_out)
     # the bias in the features' dtype: a float32 bias would promote a bf16 output to float32
     return out if bias is None else out + bias.to(out.dtype)
 
 
+def transform_before_upsampling(n_fine: int, n_coarse: int, c_in: int, c_out: int, s: int) -> bool:
+    """Whether up-sampling (n_coarse -> n_fine, a dense product) then a spiral conv costs more
+    multiply-adds than the conv's channel transform on the coarse vertices then up-sampling its
+    S * C_out wide result (the two act on different axes, so the order is free). It pays where
+    channels are wide and vertices few: MobRecon's first two decoder blocks."""
+    up_first = n_fine * n_coarse * c_in + n_fine * c_in * s * c_out
+    transform_first = n_coarse * c_in * s * c_out + n_fine * n_coarse * s * c_out
+    return transform_first < up_first
+
+
 def upsample_vertex_major(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """x (n_coarse, B, C), matrix (n_fine, n_coarse) -> (n_fine, B, C)."""
-    n_coarse, b, c = x.shape
-    return torch.matmul(matrix.to(x.dtype), x.reshape(n_coarse, b * c)).view(-1, b, c)
+    """x (n_coarse, *rest), matrix (n_fine, n_coarse) -> (n_fine, *rest), e.g. rest = (B, C)."""
+    return torch.matmul(matrix.to(x.dtype), x.reshape(x.shape[0], -1)).view(-1, *x.shape[1:])
