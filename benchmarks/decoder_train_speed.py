@@ -35,10 +35,13 @@ def vertex_major(dec: Decoder3D, x: torch.Tensor) -> torch.Tensor:
 
 
 def step_ms(form, dec: Decoder3D, x: torch.Tensor, amp: bool) -> float:
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    sync()
     t = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         y = form(dec, x)
     y.float().square().mean().backward()
+    sync()
     return (time.perf_counter() - t) * 1e3
 
 
@@ -50,11 +53,12 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=5, help="timed steps per form and round")
     ap.add_argument("--conv", default="dsconv")
     ap.add_argument("--fp32", action="store_true", help="no bf16 autocast")
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    dec = Decoder3D(hand_hierarchy(OpenHand()), conv=a.conv).train()
-    x = torch.randn(a.batch, dec.counts[-1], dec.config.in_ch, requires_grad=True)
+    dec = Decoder3D(hand_hierarchy(OpenHand()), conv=a.conv).train().to(a.device)
+    x = torch.randn(a.batch, dec.counts[-1], dec.config.in_ch, device=a.device, requires_grad=True)
     forms = {"batch-major": batch_major, "vertex-major": vertex_major}
     for form in forms.values():  # warm-up: oneDNN primitives, allocator
         for _ in range(2):
@@ -65,7 +69,7 @@ def main(argv=None) -> int:
             medians[name].append(statistics.median(step_ms(form, dec, x, not a.fp32) for _ in range(a.steps)))
     for name, m in medians.items():
         print(f"{name:13s} {statistics.median(m):7.1f} ms/step (rounds: min {min(m):.1f}, max {max(m):.1f}; "
-              f"batch {a.batch}, {a.threads} threads, {'fp32' if a.fp32 else 'bf16 autocast'})")
+              f"batch {a.batch}, {a.device}, {a.threads} threads, {'fp32' if a.fp32 else 'bf16 autocast'})")
     return 0
 
 

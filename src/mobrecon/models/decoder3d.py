@@ -11,9 +11,9 @@ Hierarchy level order: level 0 is the template (778), level L the coarsest (49);
 coarse vertices each fine vertex blends and a weighted sum (:class:`MeshUpsample`), which
 exports to ONNX without sparse ops.
 
-In training mode the decoder runs the same function vertex-major, (N, B, C), with the spiral
-convolutions as a GEMM and a gather of whole rows (:mod:`~mobrecon.models.vertex_major`); eval
-mode, the Mult-Adds count and the ONNX export use the batch-major form.
+In training mode on a CPU the decoder runs the same function vertex-major, (N, B, C), with the
+spiral convolutions as a GEMM and a gather of whole rows (:mod:`~mobrecon.models.vertex_major`);
+eval mode, the Mult-Adds count, the ONNX export and GPU training use the batch-major form.
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ class Decoder3D(nn.Module):
         """x: (B, n_L, in_ch) -> (B, n_0, out_ch)."""
         if x.dim() != 3 or x.shape[1] != self.counts[-1] or x.shape[2] != self.config.in_ch:
             raise ValueError(f"expected (B, {self.counts[-1]}, {self.config.in_ch}), got {tuple(x.shape)}")
-        if self.training:
+        # the training form is measured on CPUs (issue 17); a GPU keeps the form timed there
+        if self.training and x.device.type == "cpu":
             return self.forward_vertex_major(x.transpose(0, 1)).transpose(0, 1).contiguous()
         for block in self.blocks:
             x = block(x)
