@@ -10,6 +10,10 @@ Hierarchy level order: level 0 is the template (778), level L the coarsest (49);
 ``hierarchy.up[l]`` (n_l, n_{l+1}) maps level l+1 to level l. Up-sampling is a gather of the 3
 coarse vertices each fine vertex blends and a weighted sum (:class:`MeshUpsample`), which
 exports to ONNX without sparse ops.
+
+In training mode on a CPU the decoder runs the same function vertex-major, (N, B, C), with the
+spiral convolutions as a GEMM and a gather of whole rows (:mod:`~mobrecon.models.vertex_major`);
+eval mode, the Mult-Adds count, the ONNX export and GPU training use the batch-major form.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import torch
 from torch import nn
 
 from .dsconv import DSConv
-from .spiral_conv import SpiralConvPP
+from .spiral_conv import SpiralConvPP, SpiralModule
+from .vertex_major import transform_before_upsampling, upsample_vertex_major
 
 __all__ = ["Decoder3D", "DecoderBlock", "DecoderConfig", "MeshUpsample", "make_spiral_conv"]
 
@@ -73,12 +78,17 @@ class MeshUpsample(nn.Module):
         self.nnz = int(nonzero.sum())
         self.register_buffer("idx", order.reshape(-1).contiguous(), persistent=False)
         self.register_buffer("weight", weight.unsqueeze(-1).contiguous(), persistent=False)
+        self.register_buffer("matrix", dense, persistent=False)  # for the vertex-major form
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, n_coarse, C) -> (B, n_fine, C)."""
         b, _, c = x.shape
         picked = torch.index_select(x, 1, self.idx).reshape(b, self.shape[0], -1, c)  # (B, n_fine, k, C)
         return (picked * self.weight.to(x.dtype)).sum(2)
+
+    def forward_vertex_major(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (n_coarse, B, C) -> (n_fine, B, C), as a dense matrix product."""
+        return upsample_vertex_major(x, self.matrix)
 
     def dense(self) -> torch.Tensor:
         """The (n_fine, n_coarse) matrix this module applies."""
@@ -102,9 +112,18 @@ class DecoderBlock(nn.Module):
         self.up = MeshUpsample(up)
         self.conv = conv
         self.act = nn.ReLU(inplace=False)
+        n_fine, n_coarse = self.up.shape
+        self.transform_first = isinstance(conv, SpiralModule) and transform_before_upsampling(
+            n_fine, n_coarse, conv.in_ch, conv.out_ch, conv.spiral_length)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.conv(self.up(x)))
+
+    def forward_vertex_major(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (n_{l+1}, B, C_in) -> (n_l, B, C_out)."""
+        if self.transform_first:
+            return self.act(self.conv.forward_vertex_major(x, upsample=self.up.matrix))
+        return self.act(self.conv.forward_vertex_major(self.up.forward_vertex_major(x)))
 
 
 class Decoder3D(nn.Module):
@@ -142,6 +161,15 @@ class Decoder3D(nn.Module):
         """x: (B, n_L, in_ch) -> (B, n_0, out_ch)."""
         if x.dim() != 3 or x.shape[1] != self.counts[-1] or x.shape[2] != self.config.in_ch:
             raise ValueError(f"expected (B, {self.counts[-1]}, {self.config.in_ch}), got {tuple(x.shape)}")
+        # the training form is measured on CPUs (issue 17); a GPU keeps the form timed there
+        if self.training and x.device.type == "cpu":
+            return self.forward_vertex_major(x.transpose(0, 1)).transpose(0, 1).contiguous()
         for block in self.blocks:
             x = block(x)
         return self.head(x)
+
+    def forward_vertex_major(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (n_L, B, in_ch) -> (n_0, B, out_ch), the training form (faster on a CPU, issue 17)."""
+        for block in self.blocks:
+            x = block.forward_vertex_major(x)
+        return self.head.forward_vertex_major(x)

@@ -56,6 +56,13 @@ class DSConv(SpiralModule):
         w = self.depthwise_weight.t().to(g.dtype)
         return self.pointwise((g * w).sum(dim=2))  # (B, N, C_in) -> (B, N, C_out)
 
+    def spiral_weight(self) -> torch.Tensor:
+        """(C_in, S, C_out): ``W[i, s, o] = Wd[i, s] * Wp[o, i]``, differentiable in both."""
+        return self.depthwise_weight[:, :, None] * self.pointwise.weight.t()[:, None, :]
+
+    def spiral_bias(self) -> torch.Tensor | None:
+        return self.pointwise.bias
+
     def uncounted_macs(self, x: torch.Tensor) -> int:
         """Mult-Adds of the depth-wise step on x (B, N, C_in), which a FLOP counter does not see
         in an element-wise product and sum (see :mod:`mobrecon.models.flops`)."""
@@ -73,10 +80,9 @@ def dsconv_as_spiralconv(ds: DSConv) -> SpiralConvPP:
     idx = ds.index.reshape(ds.num_vertices, ds.spiral_length)
     conv = SpiralConvPP(ds.in_ch, ds.out_ch, idx.cpu(), bias=ds.pointwise.bias is not None)
     with torch.no_grad():
-        wd = ds.depthwise_weight  # (C_in, S)
-        wp = ds.pointwise.weight  # (C_out, C_in)
-        w = wp[:, None, :] * wd.t()[None, :, :]  # (C_out, S, C_in)
+        w = ds.spiral_weight().permute(2, 1, 0)  # (C_out, S, C_in)
         conv.linear.weight.copy_(w.reshape(ds.out_ch, ds.spiral_length * ds.in_ch))
         if ds.pointwise.bias is not None:
             conv.linear.bias.copy_(ds.pointwise.bias)
+    wp = ds.pointwise.weight
     return conv.to(device=wp.device, dtype=wp.dtype)

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .vertex_major import spiral_conv_vertex_major, spiral_rows
+
 __all__ = ["SpiralConvPP", "as_index_tensor", "spiral_gather"]
 
 
@@ -36,7 +38,11 @@ def spiral_gather(x: torch.Tensor, flat_index: torch.Tensor, n: int, s: int) -> 
 
 
 class SpiralModule(nn.Module):
-    """Base of the spiral operators: holds channel sizes and the flattened (N*S,) spiral index."""
+    """Base of the spiral operators: holds channel sizes and the flattened (N*S,) spiral index.
+
+    A subclass gives its weights per spiral position (:meth:`spiral_weight`, :meth:`spiral_bias`)
+    and gets :meth:`forward_vertex_major`, the training form (:mod:`~mobrecon.models.vertex_major`).
+    """
 
     def __init__(self, in_ch: int, out_ch: int, spiral_indices):
         super().__init__()
@@ -44,6 +50,20 @@ class SpiralModule(nn.Module):
         self.in_ch, self.out_ch = int(in_ch), int(out_ch)
         self.num_vertices, self.spiral_length = int(idx.shape[0]), int(idx.shape[1])
         self.register_buffer("index", idx.reshape(-1), persistent=False)
+        self.register_buffer("rows", spiral_rows(idx), persistent=False)
+
+    def spiral_weight(self) -> torch.Tensor:
+        """(C_in, S, C_out): ``[:, s]`` multiplies the ``s``-th spiral neighbour's features."""
+        raise NotImplementedError
+
+    def spiral_bias(self) -> torch.Tensor | None:
+        """(C_out,) or None."""
+        raise NotImplementedError
+
+    def forward_vertex_major(self, x: torch.Tensor, upsample: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (N_in, B, C_in) -> (N, B, C_out), the same function as ``forward`` in the other layout;
+        with ``upsample`` (N_in, N_c), x (N_c, B, C_in) -> ``forward(upsample @ x)`` (N, B, C_out)."""
+        return spiral_conv_vertex_major(x, self.spiral_weight(), self.spiral_bias(), self.rows, upsample)
 
 
 class SpiralConvPP(SpiralModule):
@@ -62,6 +82,13 @@ class SpiralConvPP(SpiralModule):
         """x: (B, N, C_in) -> (B, N, C_out)."""
         g = spiral_gather(x, self.index, self.num_vertices, self.spiral_length)  # (B, N, S, C_in)
         return self.linear(g.reshape(x.shape[0], self.num_vertices, self.spiral_length * self.in_ch))
+
+    def spiral_weight(self) -> torch.Tensor:
+        """(C_in, S, C_out) from ``linear.weight`` (C_out, S * C_in)."""
+        return self.linear.weight.view(self.out_ch, self.spiral_length, self.in_ch).permute(2, 1, 0)
+
+    def spiral_bias(self) -> torch.Tensor | None:
+        return self.linear.bias
 
     def extra_repr(self) -> str:
         return f"{self.in_ch}, {self.out_ch}, vertices={self.num_vertices}, spiral={self.spiral_length}"
