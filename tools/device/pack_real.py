@@ -53,6 +53,8 @@ def crop_around(bgr: np.ndarray, fits: dict, hands: np.ndarray, keep: float):
 
 
 def pack_set(name: str, fits_path: Path, out: Path, quality: int, keep: float) -> dict:
+    """Write OUT/realdata/<set folder>/ (the trained hands' photos) and OUT/<name>_pack.npz (their
+    fits without the 3D labels, root pointing there) -> {"hands": ..., "photos": ...}."""
     ds = PseudoLabelledSet(fits_path, split="train")
     fits = read_fits(fits_path)
     hands = ds.hands
@@ -116,8 +118,8 @@ def main(argv=None) -> int:
     ap.add_argument("mode", choices=("pack", "unpack"))
     ap.add_argument("--labels", type=Path, default=Path("data/labels"), help="folder of {set}_fits.npz (pack)")
     ap.add_argument("--out", type=Path, default=Path(".gpu"))
-    ap.add_argument("--quality", type=int, default=90)
-    ap.add_argument("--keep", type=float, default=3.0)
+    ap.add_argument("--quality", type=int, default=92)
+    ap.add_argument("--keep", type=float, default=2.6)
     ap.add_argument("--check", action="store_true", help="pack: unpack too and compare with the original fits")
     a = ap.parse_args(argv)
     hand = load_hand()
