@@ -54,7 +54,7 @@ def crop_around(bgr: np.ndarray, fits: dict, hands: np.ndarray, keep: float):
 
 def pack_set(name: str, fits_path: Path, out: Path, quality: int, keep: float) -> dict:
     """Write OUT/realdata/<set folder>/ (the trained hands' photos) and OUT/<name>_pack.npz (their
-    fits without the 3D labels, root pointing there) -> {"hands": ..., "photos": ...}."""
+    fits without the 3D labels, root pointing there) -> the packed hands' rows in the fits file."""
     ds = PseudoLabelledSet(fits_path, split="train")
     fits = read_fits(fits_path)
     hands = ds.hands
@@ -76,8 +76,7 @@ def pack_set(name: str, fits_path: Path, out: Path, quality: int, keep: float) -
         if not cv2.imwrite(str(dest), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
             raise SystemExit(f"{dest}: could not write")
     if name == "signers":  # the reader recognises the set by these
-        src = ds.root
-        shutil.copy(src / "data.yaml", root / "data.yaml")
+        shutil.copy(ds.root / "data.yaml", root / "data.yaml")
         (root / "train" / "labels").mkdir(parents=True, exist_ok=True)
     packed = {k: v[hands] for k, v in fits.items()
               if k not in DROPPED and getattr(v, "ndim", 0) and len(v) == len(fits["keep"])}
@@ -92,13 +91,12 @@ def pack_set(name: str, fits_path: Path, out: Path, quality: int, keep: float) -
                 packed[k][j] -= np.array([dx, y0], np.float32)
             packed["K"][j, 0, 2] -= dx
             packed["K"][j, 1, 2] -= y0
-    packed.update(format=fits["format"], teacher=fits["teacher"], root=np.str_(root.as_posix()),
-                  files=fits["files"][images], size=size)
-    for k in fits:
+    packed.update(root=np.str_(root.as_posix()), files=fits["files"][images], size=size)
+    for k in fits:  # the rest (format, teacher, ...) as they are
         if k not in packed and k not in DROPPED:
             packed[k] = fits[k]
     atomic_save_npz(out / f"{name}_pack.npz", packed)
-    return {"hands": len(hands), "photos": len(images)}
+    return hands
 
 
 def unpack_set(name: str, out: Path, hand) -> Path:
@@ -125,12 +123,11 @@ def main(argv=None) -> int:
     hand = load_hand()
     for name in SETS:
         if a.mode == "pack":
-            info = pack_set(name, a.labels / f"{name}_fits.npz", a.out, a.quality, a.keep)
-            print(f"{name}: {info}")
+            hands = pack_set(name, a.labels / f"{name}_fits.npz", a.out, a.quality, a.keep)
+            print(f"{name}: {len(hands)} hands")
             if a.check:
                 got = np.load(unpack_set(name, a.out, hand))
                 ref = read_fits(a.labels / f"{name}_fits.npz")
-                hands = PseudoLabelledSet(a.labels / f"{name}_fits.npz", split="train").hands
                 for k in DROPPED:
                     err = float(np.abs(got[k] - ref[k][hands]).max())
                     print(f"  {k}: max |recomputed - fitted| {err * 1000:.4f} mm")

@@ -5,7 +5,8 @@
 #   mobrecon_ghoststack_gpu.pt   the continued weights (fp16, the shipped format)
 #   records.tgz                  run.log, the training's log.jsonl / config.yaml / wall.json, gen logs
 # Here first (once):  python tools/device/pack_real.py pack --check --keep 2.6 --quality 92 && rm .gpu/*_fits.npz
-# There:  run(command="DEADLINE=540 bash tools/device/real_continue.sh", carry=[".gl", ".whl", ".gpu"])
+# There:  run(command="DEADLINE=510 bash tools/device/real_continue.sh",
+#              carry=[".gl", ".whl", ".gpu", "tools/device/x11"])   (setup.sh needs all four)
 # Overrides: NU / NR / NT (generated training and validation stills), LR (peak rate), INIT (the model
 # file to continue; default the shipped one), W3 / BATCH3 / PROBE / GW (workers, batch, probe steps).
 # Rehearsal on a CPU: SKIP_SETUP=1 NU=64 NR=64 NT=32 BATCH3=8 W3=2 PROBE=4 DEADLINE=400 OUT=/tmp/o bash ...
