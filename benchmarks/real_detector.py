@@ -8,7 +8,8 @@ teacher's whole-hand box and the predictor's crop vs the training crop (IoU >= 0
 handedness of the detector and of the shipped encoder head (on the predictor's crop) against
 the teacher; the four bundled photos (left hands): box, score, both handedness calls; the
 held-out composites (``--composites``, seed 1) AP@0.5. Real photo sets are read from
-``--realdata`` (default ../shared/realdata) with teacher labels from ``--labels``.
+``--realdata`` (default ../shared/realdata) with teacher labels from ``--labels``. ``--flip-test``
+/ ``--no-flip-test`` overrides the detector file's setting (the threshold stays the file's).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", default="samples")
     ap.add_argument("--json", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                    help="score with / without the flip test (default: as the detector file says)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
@@ -42,10 +45,11 @@ def main(argv=None) -> int:
     from mobrecon.image import read_image
     from mobrecon.infer.predictor import load
 
-    det = HandDetector.load(a.detector)
+    det = HandDetector.load(a.detector, **({} if a.flip_test is None else {"flip_test": a.flip_test}))
     pred = load("mobrecon_ghoststack", detector=det)
     root, labels = Path(a.realdata), Path(a.labels)
-    res = {"detector": a.detector or "shipped", "crop_margin": DETECTION_MARGIN}
+    res = {"detector": a.detector or "shipped", "flip_test": det.flip_test, "threshold": det.threshold,
+           "crop_margin": DETECTION_MARGIN}
     signers = SignerFrames(root / "rf100-hand-gestures", "test", labels=labels / "signers.npz")
     res["signers_test"] = signer_ap(det, signers, progress=True)
     res["signers_test_teacher_boxes"] = signer_ap(det, signers, progress=True, boxes="teacher")

@@ -323,3 +323,44 @@ def test_a_box_inside_a_better_one_is_suppressed():
     assert len(suppress(dets, 0.6)) == 3                      # IoU alone keeps the thumb
     kept = suppress(dets, 0.6, inside=0.8)
     assert kept[:, 4].tolist() == [0.9, 0.4]
+
+
+def test_merging_a_mirrored_view_swaps_classes_and_lines_up_the_cells():
+    from mobrecon.detect.decode import merge_mirrored
+
+    rng = np.random.default_rng(0)
+    plain = {k: rng.normal(size=(1, 2, 8, 8)).astype(np.float32) for k in ("heatmap", "size", "offset")}
+    # the network's view of the mirrored image, if it saw exactly the mirror of the plain view
+    mirrored = {"heatmap": plain["heatmap"][:, ::-1, :, ::-1], "size": plain["size"][..., ::-1],
+                "offset": rng.normal(size=(1, 2, 8, 8)).astype(np.float32)}
+    out = merge_mirrored({k: np.concatenate([plain[k], mirrored[k]]) for k in plain}, 1)
+    for k in plain:  # agreeing views merge to the plain one (offsets: always the plain view's)
+        assert out[k].shape == (1, 2, 8, 8)
+        assert np.allclose(out[k], plain[k], atol=1e-5), k
+    # a right-hand peak in column 6 of the mirrored view is a left-hand vote in column 1
+    heat = np.full((2, 2, 8, 8), -10.0, np.float32)
+    heat[1, 0, 3, 6] = 10.0
+    zeros = np.zeros_like(heat)
+    out = merge_mirrored({"heatmap": heat, "size": zeros, "offset": zeros}, 1)
+    prob = 1 / (1 + np.exp(-out["heatmap"][0]))
+    assert np.unravel_index(prob.argmax(), prob.shape) == (1, 3, 1) and abs(prob.max() - 0.5) < 1e-3
+    with pytest.raises(ValueError, match="plain, then mirrored"):
+        merge_mirrored({"heatmap": heat, "size": zeros, "offset": zeros}, 2)
+
+
+def test_flip_test_finds_mirrored_hands_alike():
+    torch.manual_seed(0)
+    net = CenterNet().eval()
+    with torch.no_grad():  # untrained: give it distinct peaks and boxes of some size
+        net.heatmap.out.weight.normal_(0, 1.0)
+        net.size.out.bias.fill_(8.0)
+    det = HandDetector(net, threshold=0.0, flip_test=True)
+    img = np.random.default_rng(1).integers(0, 255, (200, 256, 3), dtype=np.uint8)
+    a, b = det.detect(img), det.detect(np.ascontiguousarray(img[:, ::-1]))
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):  # the same peaks mirrored: same scores and widths, the other hand
+        assert abs(x.score - y.score) < 1e-5 and x.handedness != y.handedness
+        assert abs((x.box[2] - x.box[0]) - (y.box[2] - y.box[0])) < 1e-3
+        assert abs((x.box[0] + x.box[2]) / 2 - (255 - (y.box[0] + y.box[2]) / 2)) < 2 * 4  # offsets: plain view's
+    plain = HandDetector(net, threshold=0.0)
+    assert [d.score for d in plain.detect(img)] != [d.score for d in a]

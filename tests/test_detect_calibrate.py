@@ -82,6 +82,10 @@ def test_a_calibrated_threshold_travels_with_the_file(tmp_path):
     assert HandDetector.load(tmp_path / "plain.pt").threshold == DEFAULT_THRESHOLD
     assert HandDetector.load(tmp_path / "cal.pt").threshold == pytest.approx(0.07)
     assert HandDetector.load(tmp_path / "cal.pt", threshold=0.5).threshold == 0.5  # an explicit one wins
+    # the flip test goes with the threshold it was calibrated with; off for files without it
+    save_detector(tmp_path / "flip.pt", model, meta={"threshold": 0.07, "flip_test": True})
+    assert not HandDetector.load(tmp_path / "cal.pt").flip_test and HandDetector.load(tmp_path / "flip.pt").flip_test
+    assert not HandDetector.load(tmp_path / "flip.pt", flip_test=False).flip_test
 
 
 def test_cli_detect_calibrate_writes_a_new_file(tmp_path):
@@ -96,6 +100,10 @@ def test_cli_detect_calibrate_writes_a_new_file(tmp_path):
     assert 0 <= rec["threshold"] <= 1 and rec["sets"][f"composites:{tmp_path / 'val'}"]["images"] == 3
     _, meta = load_detector_model(tmp_path / "cal.pt")
     assert meta["threshold"] == rec["threshold"] and meta["calibration"]["f1"] == rec["f1"]
+    assert meta["flip_test"] is False  # as in the file calibrated
+    flip = subprocess.run(cmd[:-3] + ["--out", str(tmp_path / "cal_flip.pt"), "--flip-test"], capture_output=True, text=True)
+    assert flip.returncode == 0, flip.stderr
+    assert load_detector_model(tmp_path / "cal_flip.pt")[1]["flip_test"] is True
     again = subprocess.run(cmd, capture_output=True, text=True)  # never replaced silently
     assert again.returncode == 2 and "already exists" in again.stderr and len(again.stderr.splitlines()) == 1
     none = subprocess.run(cmd[:5] + ["--out", str(tmp_path / "x.pt")], capture_output=True, text=True)

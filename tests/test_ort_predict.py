@@ -202,6 +202,10 @@ def test_detector_on_ort_finds_what_torch_finds(cache):
     if HandDetector.available():  # the shipped weights find boxes to compare
         det = HandDetector.load(threshold=0.05)
         ort = OrtHandDetector.from_detector(det)
+    else:  # the flip test: a batch of the image and its mirror image through the graph
+        det.flip_test = True
+        ort = OrtHandDetector.from_detector(det)
+    assert ort.flip_test == det.flip_test
     a, b = det.detect(img), ort.detect(img)
     assert len(a) == len(b)
     for x, y in zip(a, b):

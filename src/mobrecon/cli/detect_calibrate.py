@@ -26,6 +26,8 @@ def add_arguments(d: argparse.ArgumentParser) -> None:
     d.add_argument("--real", action="append", default=[], metavar="NPZ",
                    help="a real-photo cache (mobrecon detect-real --split valid; repeatable)")
     d.add_argument("--count", type=int, help="at most this many images per set")
+    d.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                   help="calibrate (and store) the detector with / without the flip test (default: as in DETECTOR)")
     d.add_argument("--threads", type=int, help="CPU threads")
     d.add_argument("--force", action="store_true", help="replace an existing --out")
     d.add_argument("--json", action="store_true", help="print one JSON object")
@@ -39,11 +41,11 @@ def run(args) -> int:
         raise UserError(f"--out {out}: already exists (pass --force to replace it)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    detector = HandDetector.load(args.detector)
+    detector = HandDetector.load(args.detector, **({} if args.flip_test is None else {"flip_test": args.flip_test}))
     sets = {**{f"composites:{d}": CompositeDataset(d) for d in args.data},
             **{f"real:{r}": RealBoxes(r) for r in args.real}}
     res = calibrate_threshold(detector, sets, count=args.count, progress=not args.json)
-    meta = {**detector.meta, "threshold": res["threshold"], "calibration": res}
+    meta = {**detector.meta, "threshold": res["threshold"], "flip_test": detector.flip_test, "calibration": res}
     save_detector(out, detector.model, meta=meta)
     if args.json:
         print(json.dumps(res))

@@ -63,6 +63,27 @@ def suppress(dets: np.ndarray, iou: float, inside: float | None = None) -> np.nd
     return dets[keep]
 
 
+def merge_mirrored(out: dict, n: int) -> dict[str, np.ndarray]:
+    """Outputs for a batch of ``2 n`` inputs whose last ``n`` are the first ``n`` mirrored left to
+    right -> outputs for the first ``n``, seen both ways (the flip test): the mirrored half's
+    heatmaps are mirrored back with their classes swapped (a mirrored right hand is a left one)
+    and averaged with the plain half's as probabilities (returned as logits again), the box sizes
+    are averaged, and the sub-cell offsets are the plain half's. A mirrored map lines up with
+    the plain one cell for cell: pixel u goes to S - 1 - u, cell j to W - 1 - j (stride 4).
+
+    ``out``: ``heatmap`` (2n, 2, H, W) logits, ``size`` and ``offset`` (2n, 2, H, W); numpy or
+    CPU tensors. Returns numpy float32 arrays (n, 2, H, W)."""
+    heat = 1.0 / (1.0 + np.exp(-_np(out["heatmap"])))
+    size, offset = _np(out["size"]), _np(out["offset"])
+    if heat.shape[0] != 2 * n:
+        raise ValueError(f"merge_mirrored: expected a batch of {2 * n} (plain, then mirrored), got {heat.shape[0]}")
+    back = heat[n:, ::-1, :, ::-1]                                         # mirrored back, classes swapped
+    p = np.clip((heat[:n] + back) / 2, 1e-6, 1 - 1e-6)
+    return {"heatmap": np.log(p / (1 - p)).astype(np.float32),
+            "size": ((size[:n] + size[n:, :, :, ::-1]) / 2).astype(np.float32),
+            "offset": np.ascontiguousarray(offset[:n])}
+
+
 def decode(out: dict, threshold: float = 0.3, k: int = 20, stride: int = STRIDE,
            class_nms: bool = True, nms_iou: float | None = 0.6, inside: float | None = 0.8) -> list[np.ndarray]:
     """Network outputs for a batch (``heatmap`` logits, ``size``, ``offset``: (B, 2, H, W),

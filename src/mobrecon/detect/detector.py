@@ -23,7 +23,7 @@ import torch
 
 from mobrecon.data.crop import to_tensor_image
 from mobrecon.detect.centernet import CLASS_NAMES, CenterNet
-from mobrecon.detect.decode import decode
+from mobrecon.detect.decode import decode, merge_mirrored
 from mobrecon.detect.weights import load_detector_model, shipped_detector
 from mobrecon.image import read_image
 
@@ -112,11 +112,14 @@ class HandDetector:
     """A CenterNet hand detector behind ``detect(image)``.
 
     ``model``: a :class:`~mobrecon.detect.centernet.CenterNet` (put in eval mode here);
-    ``threshold``: the default minimum score; ``max_hands``: peaks considered per image.
+    ``threshold``: the default minimum score; ``max_hands``: peaks considered per image;
+    ``flip_test``: also run the network on the mirrored image and average the two views
+    (:func:`~mobrecon.detect.decode.merge_mirrored`; twice the network's time). The scores
+    change with it, so a detector file's calibrated threshold goes with its ``flip_test``.
     """
 
     def __init__(self, model: CenterNet, threshold: float = DEFAULT_THRESHOLD, max_hands: int = 10,
-                 meta: dict | None = None):
+                 meta: dict | None = None, flip_test: bool = False):
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
         self.model = model.eval()
@@ -124,12 +127,14 @@ class HandDetector:
         self.threshold = float(threshold)
         self.max_hands = int(max_hands)
         self.meta = meta or {}
+        self.flip_test = bool(flip_test)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, **kw) -> "HandDetector":
         """The shipped detector (``path`` None) or one from a detector file / training checkpoint;
         the score threshold is the file's calibrated one when it has one (``meta["threshold"]``),
-        else :data:`DEFAULT_THRESHOLD`, unless ``threshold=`` is given."""
+        else :data:`DEFAULT_THRESHOLD`, unless ``threshold=`` is given; likewise ``flip_test``
+        (``meta["flip_test"]``, the setting the threshold was calibrated with; off when absent)."""
         p = Path(path) if path is not None else shipped_detector()
         if path is None and not p.is_file():
             raise FileNotFoundError(f"no hand detector weights are shipped (expected {p}); "
@@ -137,6 +142,7 @@ class HandDetector:
         model, meta = load_detector_model(p)
         if "threshold" in meta:  # calibrated for these weights (mobrecon detect-calibrate)
             kw.setdefault("threshold", float(meta["threshold"]))
+        kw.setdefault("flip_test", bool(meta.get("flip_test", False)))
         return cls(model, meta=meta, **kw)
 
     @property
@@ -176,7 +182,11 @@ class HandDetector:
         prepared = [self.prepare(im) for im in images]
         if not prepared:
             return []
-        out = self._network(np.stack([p[0] for p in prepared]))
+        x = np.stack([p[0] for p in prepared])
+        if self.flip_test:  # one network call on the images and their mirror images
+            out = merge_mirrored(self._network(np.concatenate([x, x[..., ::-1]])), len(x))
+        else:
+            out = self._network(x)
         results = []
         for dets, (_, lb) in zip(decode(out, thr, k=self.max_hands), prepared):
             boxes = lb.to_image(dets[:, :4])

@@ -58,8 +58,9 @@ class OrtHandDetector(HandDetector):
 
     @classmethod
     def from_detector(cls, det: HandDetector, threads: int | None = None) -> "OrtHandDetector":
-        """The same detector (weights, threshold, meta) on ONNX Runtime."""
-        return cls(det.model.cpu(), threads=threads, threshold=det.threshold, max_hands=det.max_hands, meta=det.meta)
+        """The same detector (weights, threshold, flip test, meta) on ONNX Runtime."""
+        return cls(det.model.cpu(), threads=threads, threshold=det.threshold, max_hands=det.max_hands, meta=det.meta,
+                   flip_test=det.flip_test)
 
     def _network(self, x: np.ndarray) -> dict[str, np.ndarray]:
         return dict(zip(HEADS, self.session.run(None, {"image": np.ascontiguousarray(x, np.float32)})))
