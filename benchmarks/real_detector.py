@@ -31,6 +31,10 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", default="samples")
     ap.add_argument("--json", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--presence", default="auto", help="presence head file ('auto': the shipped one for the "
+                    "model's encoder; 'none': no re-scoring)")
+    ap.add_argument("--refine", action="store_true", help="score the two-stage finding (candidates re-boxed "
+                    "from their reconstructed joints, re-scored by the presence head); default: the detector alone")
     ap.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
                     help="score with / without the flip test (default: as the detector file says)")
     a = ap.parse_args(argv)
@@ -43,28 +47,32 @@ def main(argv=None) -> int:
     from mobrecon.detect.real_eval import ALL_HANDS_LABELS, closeup_scores, signer_ap, teacher_boxes
     from mobrecon.data.crop import DETECTION_MARGIN
     from mobrecon.image import read_image
+    from mobrecon.infer.hand_finder import HandFinder
     from mobrecon.infer.predictor import load
 
     det = HandDetector.load(a.detector, **({} if a.flip_test is None else {"flip_test": a.flip_test}))
-    pred = load("mobrecon_ghoststack", detector=det)
+    pred = load("mobrecon_ghoststack", detector=det, presence=None if a.presence == "none" else a.presence,
+                refine=a.refine)
+    finder = HandFinder(pred) if pred.refine else det  # what predict_hands finds, as a detector
     root, labels = Path(a.realdata), Path(a.labels)
-    res = {"detector": a.detector or "shipped", "flip_test": det.flip_test, "threshold": det.threshold,
+    res = {"detector": a.detector or "shipped", "flip_test": det.flip_test, "detector_threshold": det.threshold,
+           "refine": pred.refine, "presence": pred.presence is not None, "threshold": finder.threshold,
            "crop_margin": DETECTION_MARGIN}
     signers = SignerFrames(root / "rf100-hand-gestures", "test", labels=labels / "signers.npz")
-    res["signers_test"] = signer_ap(det, signers, progress=True)
-    res["signers_test_teacher_boxes"] = signer_ap(det, signers, progress=True, boxes="teacher")
+    res["signers_test"] = signer_ap(finder, signers, progress=True)
+    res["signers_test_teacher_boxes"] = signer_ap(finder, signers, progress=True, boxes="teacher")
     if (labels / ALL_HANDS_LABELS).is_file():  # every hand the teacher sees, not one per gesture box
-        res["signers_test_all_hands"] = signer_ap(det, signers, progress=True,
+        res["signers_test_all_hands"] = signer_ap(finder, signers, progress=True,
                                                   boxes=teacher_boxes(labels / ALL_HANDS_LABELS))
     print(json.dumps([res["signers_test"], res["signers_test_teacher_boxes"], res.get("signers_test_all_hands")]),
           file=sys.stderr)
     closeups = CloseUps(root / "sign-language-digits", "test", labels=labels / "closeups.npz")
-    res["closeups_test"] = closeup_scores(det, closeups, DETECTION_MARGIN, pred.handedness, progress=True)
+    res["closeups_test"] = closeup_scores(finder, closeups, DETECTION_MARGIN, pred.handedness, progress=True)
     print(json.dumps(res["closeups_test"]), file=sys.stderr)
     photos = []
     for p in sorted(Path(a.samples).glob("*.jp*g")) + sorted(Path(a.samples).glob("*.png")):
         rgb = read_image(p)
-        found = det.detect(rgb)
+        found = finder.detect(rgb)
         row = {"photo": p.name, "size": [rgb.shape[1], rgb.shape[0]], "found": len(found)}
         if found:
             d = found[0]
@@ -75,7 +83,7 @@ def main(argv=None) -> int:
     res["samples"] = photos
     print(json.dumps(photos), file=sys.stderr)
     if Path(a.composites).is_dir():
-        res["composites"] = evaluate_detector(det, CompositeDataset(a.composites), progress=True)
+        res["composites"] = evaluate_detector(finder, CompositeDataset(a.composites), progress=True)
     text = json.dumps(res, indent=2)
     print(text)
     if a.json:
