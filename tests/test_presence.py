@@ -55,7 +55,7 @@ class _Stub:
 
     def detect(self, image, threshold=None):
         self.asked.append(threshold)
-        return [d for d in self.found if d.score >= (threshold or 0)]
+        return [d for d in self.found if d.score >= (self.threshold if threshold is None else threshold)]
 
 
 def _predictor(model, found, p_hand: float, threshold: float, **kw):
@@ -90,7 +90,7 @@ def test_candidates_are_reboxed_rescored_and_deduplicated(random_model):
     # refining off: the detector's hands above its threshold, as they come
     plain = _predictor(random_model, found, p_hand=0.64, threshold=0.3, refine=False)
     assert [h.extra["detection_score"] for h in plain.predict_hands(img)] == [0.9, 0.6]
-    assert plain.detector.asked == [0.3] and plain.hand_threshold == 0.3
+    assert plain.detector.asked == [None] and plain.hand_threshold == 0.3
     # the same hands seen as a detector
     finder = HandFinder(pred)
     dets = finder.detect(img)

@@ -276,11 +276,11 @@ class Predictor:
             raise ValueError("this predictor has no hand detector attached; pass a box, or load one "
                              "(mobrecon.detect.detector.HandDetector.load())")
         rgb = read_image(image)
-        thr = self.hand_threshold if threshold is None else float(threshold)
         if self.refine:
+            thr = self.hand_threshold if threshold is None else float(threshold)
             found = self.detector.detect(rgb, threshold=CANDIDATE_SHARE * thr)[:REFINE_CANDIDATES]
-        else:
-            found = self.detector.detect(rgb, threshold=thr)[:max_hands]
+        else:  # the detector as it is (None: its own threshold)
+            found = self.detector.detect(rgb, threshold=threshold)[:max_hands]
         results = self._hands_from(rgb, found, K, hand) if found else []
         if self.refine:
             results = [r for r in self._refined(results) if r.extra["detection_score"] >= thr][:max_hands]
