@@ -101,24 +101,37 @@ def shipped_heads() -> list[Path]:
     return sorted(shipped_handedness().parent.glob("handedness_*.pt"))
 
 
-def save_head(path: str | os.PathLike, head: HandednessHead, fingerprint: str, meta: dict | None = None) -> Path:
-    """Write the head (float32: it is a few kB) and the fingerprint of its encoder, atomically."""
-    return write_weights(path, head, {"format": FORMAT, "dim": head.dim, "fingerprint": fingerprint,
+def write_encoder_head(path: str | os.PathLike, head: nn.Module, fmt: str, fingerprint: str,
+                       meta: dict | None = None) -> Path:
+    """Write a read-out head of an encoder (``head.dim`` features; float32: a few kB), its file
+    format and the fingerprint of its encoder, atomically (handedness and presence heads)."""
+    return write_weights(path, head, {"format": fmt, "dim": head.dim, "fingerprint": fingerprint,
                                       "meta": meta or {}}, torch.float32)
+
+
+def read_encoder_head(path: str | os.PathLike, fmt: str, make, what: str) -> tuple[nn.Module, str, dict]:
+    """(head, encoder fingerprint, meta) from a file written by :func:`write_encoder_head` in
+    format ``fmt``; ``make(dim)`` builds the empty head; ``what`` names the kind in errors."""
+    path = Path(path)
+    blob = read_blob(path, what)
+    if not (isinstance(blob, dict) and blob.get("format") == fmt):
+        raise ValueError(f"{path}: not a mobrecon {what} file")
+    try:
+        head = make(int(blob["dim"]))
+        head.load_state_dict({k: v.float() for k, v in blob["state"].items()})
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{path}: {what} head missing or invalid ({str(e).splitlines()[0]})") from None
+    return head.eval(), str(blob.get("fingerprint", "")), dict(blob.get("meta") or {})
+
+
+def save_head(path: str | os.PathLike, head: HandednessHead, fingerprint: str, meta: dict | None = None) -> Path:
+    """Write the head and the fingerprint of its encoder, atomically."""
+    return write_encoder_head(path, head, FORMAT, fingerprint, meta)
 
 
 def load_head(path: str | os.PathLike) -> tuple[HandednessHead, str, dict]:
     """(head, encoder fingerprint, meta) from a handedness file."""
-    path = Path(path)
-    blob = read_blob(path, "handedness")
-    if not (isinstance(blob, dict) and blob.get("format") == FORMAT):
-        raise ValueError(f"{path}: not a mobrecon handedness file")
-    try:
-        head = HandednessHead(int(blob["dim"]))
-        head.load_state_dict({k: v.float() for k, v in blob["state"].items()})
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{path}: handedness head missing or invalid ({str(e).splitlines()[0]})") from None
-    return head.eval(), str(blob.get("fingerprint", "")), dict(blob.get("meta") or {})
+    return read_encoder_head(path, FORMAT, HandednessHead, "handedness")
 
 
 class HandednessClassifier:

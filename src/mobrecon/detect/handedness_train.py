@@ -61,6 +61,26 @@ def _crops_features(clf: HandednessClassifier, crops: HandCrops, indices) -> tup
     return fa.numpy(), fb.numpy(), np.array([it["left"] for it in items], np.float32)
 
 
+def fit_logistic(x: torch.Tensor, y: torch.Tensor, l2: float, max_iter: int,
+                 bias: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """L2-regularised logistic regression by L-BFGS, full batch, in ``x``'s dtype: (N, D)
+    inputs and (N,) 0 / 1 labels -> weights (D,) and, with ``bias``, the bias (else None),
+    minimising the mean logistic loss of ``x @ w (+ b)`` plus ``l2 |w|^2``."""
+    w = torch.zeros(x.shape[1], dtype=x.dtype, requires_grad=True)
+    b = torch.zeros((), dtype=x.dtype, requires_grad=True) if bias else None
+    opt = torch.optim.LBFGS([w] + ([b] if bias else []), max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        logit = x @ w + b if bias else x @ w
+        loss = F.binary_cross_entropy_with_logits(logit, y) + l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach(), (b.detach() if bias else None)
+
+
 def fit_head(fa: np.ndarray, fb: np.ndarray, left: np.ndarray, l2: float = 1e-3, max_iter: int = 500) -> HandednessHead:
     """The antisymmetric logistic read-out of (N, D) features of crops, (N, D) of their mirror
     images and (N,) 0 / 1 labels (see the module docstring)."""
@@ -69,19 +89,9 @@ def fit_head(fa: np.ndarray, fb: np.ndarray, left: np.ndarray, l2: float = 1e-3,
     head = HandednessHead(d.shape[1])
     with torch.no_grad():
         head.scale.copy_(1.0 / (d.std(dim=0) + 1e-6))
-    z = d * head.scale
-    w = torch.zeros(d.shape[1], requires_grad=True)
-    opt = torch.optim.LBFGS([w], max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(z @ w, y) + l2 * (w * w).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    w, _ = fit_logistic(d * head.scale, y, l2, max_iter)
     with torch.no_grad():
-        head.weight.copy_(w.detach())
+        head.weight.copy_(w)
     return head.eval()
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from mobrecon.models.weights import read_blob, write_weights
+from mobrecon.detect.handedness import read_encoder_head, write_encoder_head
+from mobrecon.detect.handedness_train import fit_logistic
 
 FORMAT = "mobrecon-presence-1"
 DEFAULT_MIX = 0.75
@@ -76,19 +76,7 @@ def fit_presence(fa: np.ndarray, fb: np.ndarray, is_hand: np.ndarray, l2: float 
         raise ValueError("fit_presence needs (N, D) features and labels with both hands and non-hands")
     head = PresenceHead(g.shape[1])
     mean, scale = g.mean(0), 1.0 / (g.std(0) + 1e-6)
-    x = torch.from_numpy((g - mean) * scale)
-    t = torch.from_numpy(y)
-    w = torch.zeros(g.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(x @ w + b, t) + l2 * (w * w).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    w, b = fit_logistic(torch.from_numpy((g - mean) * scale), torch.from_numpy(y), l2, max_iter, bias=True)
     with torch.no_grad():
         head.mean.copy_(torch.from_numpy(mean))
         head.scale.copy_(torch.from_numpy(scale))
@@ -108,20 +96,10 @@ def shipped_presence_heads() -> list[Path]:
 
 
 def save_presence(path: str | os.PathLike, head: PresenceHead, fingerprint: str, meta: dict | None = None) -> Path:
-    """Write the head (float32) and the fingerprint of its encoder, atomically."""
-    return write_weights(path, head, {"format": FORMAT, "dim": head.dim, "fingerprint": fingerprint,
-                                      "meta": meta or {}}, torch.float32)
+    """Write the head and the fingerprint of its encoder, atomically."""
+    return write_encoder_head(path, head, FORMAT, fingerprint, meta)
 
 
 def load_presence(path: str | os.PathLike) -> tuple[PresenceHead, str, dict]:
     """(head, encoder fingerprint, meta) from a presence file."""
-    path = Path(path)
-    blob = read_blob(path, "presence")
-    if not (isinstance(blob, dict) and blob.get("format") == FORMAT):
-        raise ValueError(f"{path}: not a mobrecon hand presence file")
-    try:
-        head = PresenceHead(int(blob["dim"]))
-        head.load_state_dict({k: v.float() for k, v in blob["state"].items()})
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{path}: presence head missing or invalid ({str(e).splitlines()[0]})") from None
-    return head.eval(), str(blob.get("fingerprint", "")), dict(blob.get("meta") or {})
+    return read_encoder_head(path, FORMAT, PresenceHead, "hand presence")
