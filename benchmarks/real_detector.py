@@ -33,8 +33,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--presence", default="auto", help="presence head file ('auto': the shipped one for the "
                     "model's encoder; 'none': no re-scoring)")
-    ap.add_argument("--refine", action="store_true", help="score the two-stage finding (candidates re-boxed "
-                    "from their reconstructed joints, re-scored by the presence head); default: the detector alone")
+    ap.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                    help="score the two-stage finding as predict_hands runs it (candidates re-boxed from their "
+                    "reconstructed joints, re-scored by a presence head if any; the default); --no-refine: the "
+                    "detector alone")
     ap.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
                     help="score with / without the flip test (default: as the detector file says)")
     a = ap.parse_args(argv)

@@ -98,6 +98,32 @@ def test_candidates_are_reboxed_rescored_and_deduplicated(random_model):
     assert np.allclose(dets[0].box, hands[0].extra["hand_box"], atol=0.01)
 
 
+
+def test_refining_is_the_default_and_without_presence_keeps_the_detectors_scores(random_model):
+    img = np.random.default_rng(4).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    box, far = (100.0, 60.0, 200.0, 180.0), (5.0, 5.0, 45.0, 55.0)
+    found = [Detection(box, 0.9, "right"), Detection(box, 0.6, "right"), Detection(far, 0.35, "left"),
+             Detection(far, 0.1, "left")]
+    hands = HandednessClassifier(random_model.encoder, HandednessHead(
+        encoder_features(random_model.encoder, torch.zeros(1, 3, 128, 128)).shape[1]))
+    pred = Predictor(random_model, detector=_Stub(found), handedness=hands)
+    assert pred.refine and pred.presence is None
+    res = pred.predict_hands(img)
+    # the detector's own threshold (0.3), its scores; the twin is dropped, boxes are refined
+    assert pred.detector.asked == [None]
+    assert [h.extra["detection_score"] for h in res] == [0.9, 0.35]
+    assert all("hand_box" in h.extra and "p_hand" not in h.extra for h in res)
+    # one hand (predict): only the best candidate is reconstructed, and it is the same hand
+    calls = []
+    run = pred._run_prepared
+    pred._run_prepared = lambda chunk: calls.append(len(chunk)) or run(chunk)
+    one = pred.predict(img)
+    assert calls == [1] and one.extra["hand_box"] == res[0].extra["hand_box"]
+    assert np.allclose(one.vertices, res[0].vertices, atol=1e-5)
+    # a caller's threshold is the detector's threshold
+    assert [h.extra["detection_score"] for h in pred.predict_hands(img, threshold=0.05)] == [0.9, 0.35]
+    assert pred.detector.asked[-1] == 0.05
+
 def test_presence_heads_belong_to_their_encoder(random_model, tmp_path):
     from mobrecon.models import build
 

@@ -34,7 +34,10 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--no-detect", action="store_true", help="do not run the hand detector: without --box the "
                    "whole image is the crop")
     r.add_argument("--detector", help="a hand detector file (default: the shipped one)")
-    r.add_argument("--threshold", type=float, help="detector score threshold (default 0.2)")
+    r.add_argument("--threshold", type=float, help="hand score threshold (default: the detector's calibrated one)")
+    r.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="re-box each detected hand from its reconstructed 2D joints (the default; finds whole "
+                   "hands more often); --no-refine: the detector's boxes as they are")
     r.add_argument("--hand", choices=("left", "right"), help="treat every hand as a left or right hand (default: "
                    "as the handedness classifier says for each crop); a left hand is reconstructed mirrored")
     r.add_argument("--handedness", metavar="PATH", help="a handedness classifier file (default: the shipped one)")
@@ -70,7 +73,7 @@ def run(args) -> int:
     with folder_lock(out, "mobrecon run"):  # a second run into this folder meanwhile is refused
         detector = None if args.no_detect else (args.detector or "auto")
         predictor = load(args.model, backend=args.backend, threads=args.threads, detector=detector,
-                         handedness=args.handedness or "auto")
+                         handedness=args.handedness or "auto", refine=args.refine)
         if args.video:
             return _reconstruct_video(args, predictor, box, K, out, writers)
         return _reconstruct_images(args, predictor, box, K, out, writers)
