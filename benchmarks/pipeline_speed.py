@@ -220,11 +220,8 @@ def main(argv=None) -> int:
               for (a, b), v in med.items()}, "threads_check": checks, "load_avg_1min": round(load1, 2),
               "our_detector_hands": found, "cpu_count": os.cpu_count(), "torch": torch.__version__,
               "onnxruntime": onnxruntime.__version__}
-    if args.json:
-        print(json.dumps(result))
-        return 0
     lines = table(med, samples, args, load1, found, checks)
-    print("\n".join(lines))
+    print(json.dumps(result) if args.json else "\n".join(lines))
     if args.readme:
         readme = ROOT / "docs" / "SPEED.md"
         text = readme.read_text()
