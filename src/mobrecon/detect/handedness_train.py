@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from mobrecon.detect.handedness import (HandednessClassifier, HandednessHead, encoder_features, encoder_fingerprint,
+from mobrecon.detect.handedness import (HandednessClassifier, HandednessHead, encoder_fingerprint,
                                         save_head)
 from mobrecon.detect.handedness_data import HandCrops
 from mobrecon.io_utils import atomic_save_npz, atomic_write_text

@@ -531,13 +531,20 @@ def load_handedness(handedness, model):
     if isinstance(handedness, HandednessClassifier):
         return handedness
     if isinstance(handedness, str) and handedness == "auto":
-        mine = encoder_fingerprint(model.encoder)
-        for path in shipped_heads():
-            head, fingerprint, meta = load_head(path)
-            if fingerprint == mine:
-                return HandednessClassifier(model.encoder, head, input_size=model.cfg.input_size, meta=meta)
-        return None
+        found = _head_for(shipped_heads(), load_head, encoder_fingerprint(model.encoder))
+        return None if found is None else HandednessClassifier(model.encoder, found[0], input_size=model.cfg.input_size,
+                                                               meta=found[1])
     return HandednessClassifier.load(handedness, model)
+
+
+def _head_for(paths, loader, fingerprint: str):
+    """(head, meta) of the first head file in ``paths`` (read by ``loader``) fitted on the encoder
+    with this ``fingerprint``, else None."""
+    for path in paths:
+        head, theirs, meta = loader(path)
+        if theirs == fingerprint:
+            return head, meta
+    return None
 
 
 def load_presence_head(presence, model) -> PresenceHead | None:
@@ -550,16 +557,18 @@ def load_presence_head(presence, model) -> PresenceHead | None:
     if isinstance(presence, PresenceHead):
         return presence
     mine = encoder_fingerprint(model.encoder)
-    paths = shipped_presence_heads() if isinstance(presence, str) and presence == "auto" else [presence]
-    for path in paths:
-        head, fingerprint, meta = load_presence(path)
-        if fingerprint == mine:
-            head.meta = meta
-            return head
-        if paths == [presence]:
-            raise ValueError(f"{path}: this presence head was fitted on the encoder of {meta.get('model', 'another model')} "
-                             f"(fingerprint {fingerprint}), not on this model's ({mine})")
-    return None
+    if isinstance(presence, str) and presence == "auto":
+        found = _head_for(shipped_presence_heads(), load_presence, mine)
+        if found is None:
+            return None
+        head, meta = found
+    else:
+        head, fingerprint, meta = load_presence(presence)
+        if fingerprint != mine:
+            raise ValueError(f"{presence}: this presence head was fitted on the encoder of "
+                             f"{meta.get('model', 'another model')} (fingerprint {fingerprint}), not on this model's ({mine})")
+    head.meta = meta
+    return head
 
 
 BACKEND_CHOICES = ("auto", "onnx", "torch", "onnx-int8")
