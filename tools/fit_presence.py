@@ -72,12 +72,14 @@ def training_features(pred, det, hands, count: int | None = None, progress: bool
         # the teacher's hands as if detected: the detector's box is a whole-hand box too
         prepared = [pred._prepare(img, b, None, left=None, margin=DETECTION_MARGIN, features=True)
                     for b in boxes + [tuple(g) for g in gt]]
+        if not prepared:  # no hand and no candidate: nothing to learn from this image
+            continue
         out = pred._run_prepared(prepared)
         for k, p in enumerate(prepared):
             if k >= len(boxes):
                 y = 1.0
             else:
-                r = pred._finish(p, {n: v[k] for n, v in out.items()})
+                r = pred._finish(p, {name: v[k] for name, v in out.items()})
                 j2 = r.joints2d.astype(np.float64)
                 refined = whole_hand_box(np.concatenate([j2.min(0), j2.max(0)]))
                 iou = max(box_iou(np.array([boxes[k]]), gt).max(), box_iou(refined[None], gt).max()) if len(gt) else 0.0
