@@ -152,3 +152,16 @@ def test_load_names_refuse_missing_weights_clearly(tmp_path):
         mobrecon.load("mobrecon_resnet18stack")
     with pytest.raises(FileNotFoundError, match="no such model file"):
         mobrecon.load(tmp_path / "none.pt")
+
+
+def test_package_load_takes_every_option_of_the_predictor_load():
+    """``mobrecon.load`` is the documented entry point: it accepts (with the same defaults) every
+    argument of :func:`mobrecon.infer.predictor.load`, e.g. ``refine=False``."""
+    import inspect
+
+    import mobrecon
+    from mobrecon.infer.predictor import load
+
+    ours, theirs = inspect.signature(mobrecon.load).parameters, inspect.signature(load).parameters
+    assert list(ours) == list(theirs)
+    assert {k: v.default for k, v in ours.items()} == {k: v.default for k, v in theirs.items()}

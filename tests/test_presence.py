@@ -85,6 +85,10 @@ def test_candidates_are_reboxed_rescored_and_deduplicated(random_model):
     j2 = hands[0].joints2d.astype(np.float64)
     joints_box = whole_hand_box(np.r_[j2.min(0), j2.max(0)])
     assert np.allclose(hands[0].extra["hand_box"], (np.array(box) + joints_box) / 2, atol=0.01)
+    # the candidates' floor is on the detector's scale: a combined threshold above the detector's
+    # does not lift it (0.5 x the detector's 0.3)
+    high = _predictor(random_model, found, p_hand=0.99, threshold=0.8, refine=True)
+    assert [h.extra["detector_score"] for h in high.predict_hands(img)] == [0.9] and high.detector.asked == [0.15]
     # a low P(hand) takes the scores under the threshold: nothing found
     assert _predictor(random_model, found, p_hand=0.05, threshold=0.3, refine=True).predict_hands(img) == []
     # refining off: the detector's hands above its threshold, as they come

@@ -53,8 +53,8 @@ HandSide: TypeAlias = 'Literal["left", "right"]'
 LOG = logging.getLogger("mobrecon.predictor")
 NO_HAND = "no hand found by the detector"
 # Finding hands (Predictor.predict_hands): the detector's best candidates down to CANDIDATE_SHARE
-# of the score threshold, at most REFINE_CANDIDATES per image, are each reconstructed; the hand's
-# box is then the mean of the detector's box and the whole-hand box of the 2D joints (REFINE_BLEND:
+# of the detector's threshold (or of the caller's, if lower), at most REFINE_CANDIDATES per image,
+# are each reconstructed; the hand's box is then the mean of the detector's box and the whole-hand box of the 2D joints (REFINE_BLEND:
 # the joints' share; on the signer frames' validation split the joints' box alone finds as many
 # hands, but on the composites it lost 0.2 AP, the mean lost none), the score is re-weighted by the
 # presence head where one is attached, and boxes overlapping a better one by more than
@@ -284,7 +284,9 @@ class Predictor:
                 found = self.detector.detect(rgb, threshold=threshold)[:1 if max_hands == 1 else REFINE_CANDIDATES]
             else:
                 thr = self.hand_threshold if threshold is None else float(threshold)
-                found = self.detector.detect(rgb, threshold=CANDIDATE_SHARE * thr)[:REFINE_CANDIDATES]
+                # candidates on the detector's own scale (the threshold is the combined score's)
+                floor = min(thr, float(getattr(self.detector, "threshold", thr) or thr))
+                found = self.detector.detect(rgb, threshold=CANDIDATE_SHARE * floor)[:REFINE_CANDIDATES]
         else:  # the detector as it is (None: its own threshold)
             found = self.detector.detect(rgb, threshold=threshold)[:max_hands]
         results = self._hands_from(rgb, found, K, hand) if found else []
