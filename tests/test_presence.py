@@ -95,6 +95,15 @@ def test_candidates_are_reboxed_rescored_and_deduplicated(random_model):
     plain = _predictor(random_model, found, p_hand=0.64, threshold=0.3, refine=False)
     assert [h.extra["detection_score"] for h in plain.predict_hands(img)] == [0.9, 0.6]
     assert plain.detector.asked == [None] and plain.hand_threshold == 0.3
+    # one hand (predict): candidates one by one until none could beat the best (the far one's
+    # bound sqrt(0.25) = 0.5 is under sqrt(0.9 * 0.64)); the same hand as predict_hands' first
+    calls = []
+    run = pred._run_prepared
+    pred._run_prepared = lambda chunk: calls.append(len(chunk)) or run(chunk)
+    one = pred.predict(img)
+    assert calls == [1, 1] and one.extra["detection_score"] == hands[0].extra["detection_score"]
+    assert np.allclose(one.vertices, hands[0].vertices, atol=1e-5) and one.extra["hand_box"] == hands[0].extra["hand_box"]
+    del pred._run_prepared
     # the same hands seen as a detector
     finder = HandFinder(pred)
     dets = finder.detect(img)
