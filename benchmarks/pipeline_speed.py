@@ -3,8 +3,9 @@
     nice -n 5 python benchmarks/pipeline_speed.py [--rounds 3] [--runs 30] [--threads-check] [--json]
 
 The photo: the first HaGRID sample (``../shared/realdata/hagrid-samples``, looked at and timed
-only) in which MediaPipe finds a hand, and our pipeline finds it in the crop too, cut to a square three times the hand's size around it
-and resized to 256 x 256; the hand box "given" is MediaPipe's landmarks' box on that photo.
+only) in which MediaPipe finds a hand, cut to a square three times the hand's size around it and
+resized to 256 x 256, in which our pipeline (``predict_hands``) finds the hand too; the hand
+box "given" is MediaPipe's landmarks' box on that photo.
 Rows (median ms per call; each measured ``--rounds`` times interleaved with MediaPipe, so both
 see the same load; the median over all calls is reported):
 

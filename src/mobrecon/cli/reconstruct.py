@@ -36,8 +36,9 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--detector", help="a hand detector file (default: the shipped one)")
     r.add_argument("--threshold", type=float, help="hand score threshold (default: the detector's calibrated one)")
     r.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                   help="re-box each detected hand from its reconstructed 2D joints (the default; finds whole "
-                   "hands more often); --no-refine: the detector's boxes as they are")
+                   help="reconstruct the detector's candidates, re-box each from its 2D joints and weigh it by "
+                   "the hand-presence head (the default; finds whole hands more often); --no-refine: the "
+                   "detector's boxes and scores as they are (faster on hard photos)")
     r.add_argument("--hand", choices=("left", "right"), help="treat every hand as a left or right hand (default: "
                    "as the handedness classifier says for each crop); a left hand is reconstructed mirrored")
     r.add_argument("--handedness", metavar="PATH", help="a handedness classifier file (default: the shipped one)")

@@ -54,12 +54,12 @@ LOG = logging.getLogger("mobrecon.predictor")
 NO_HAND = "no hand found by the detector"
 # Finding hands (Predictor.predict_hands): the detector's best candidates down to CANDIDATE_SHARE
 # of the detector's threshold (or of the caller's, if lower), at most REFINE_CANDIDATES per image,
-# are each reconstructed; the hand's box is then the mean of the detector's box and the whole-hand box of the 2D joints (REFINE_BLEND:
-# the joints' share; on the signer frames' validation split the joints' box alone finds as many
-# hands, but on the composites it lost 0.2 AP, the mean lost none), the score is re-weighted by the
-# presence head where one is attached, and boxes overlapping a better one by more than
-# REFINE_NMS_IOU (or lying in it by more than REFINE_INSIDE of their area) are dropped: several
-# peaks on one hand give one hand. Without a presence head the scores stay the detector's, so
+# are each reconstructed; the hand's box is then the mean of the detector's box and the whole-hand
+# box of the 2D joints (REFINE_BLEND: the joints' share; on the signer frames' validation split
+# the joints' box alone finds as many hands, but on the composites it lost 0.2 AP, the mean lost
+# none), the score is re-weighted by the presence head where one is attached, and boxes
+# overlapping a better one by more than REFINE_NMS_IOU (or lying in it by more than REFINE_INSIDE
+# of their area) are dropped: several peaks on one hand give one hand. Without a presence head the scores stay the detector's, so
 # only candidates at the threshold are reconstructed, and for one hand (``predict``) only the best.
 REFINE_CANDIDATES = 8
 # For one hand (``predict``) with a presence head: at most this many candidates, best detector score
@@ -185,8 +185,9 @@ class Predictor:
     says, crop by crop, whether a hand is left when the caller does not; ``presence`` an
     optional :class:`~mobrecon.detect.presence.PresenceHead` on the same encoder that re-scores
     the detector's candidates; ``refine``: whether :meth:`predict_hands` re-boxes candidates
-    from their reconstructed 2D joints (see ``REFINE_CANDIDATES``; on by default: on the signer
-    frames' test split it lifts AP@0.5 against every hand from 0.73 to 0.81, docs/DETECTION.md).
+    from their reconstructed 2D joints and re-weights them by ``presence`` (see
+    ``REFINE_CANDIDATES``; on by default: on the signer frames' test split AP@0.5 against every
+    hand goes from 0.73 to 0.81 re-boxed, 0.84 with the shipped presence head; docs/DETECTION.md).
     """
 
     def __init__(self, model: Any, faces: np.ndarray | None = None, input_size: int | None = None, name: str = "",
@@ -272,7 +273,8 @@ class Predictor:
         handedness classifier's call per hand, else the detector's). With ``refine`` (on by
         default) the detector's candidates are reconstructed first: each hand's box moves half-way
         to the whole-hand box of its 2D joints, its score is the detector's re-weighted by the
-        presence head where one is attached, and duplicates are dropped. Each result's ``extra`` holds ``handedness``,
+        presence head where one is attached, and duplicates are dropped (for one hand, at most
+        ``ONE_HAND_CANDIDATES`` are weighed). Each result's ``extra`` holds ``handedness``,
         ``detection_score`` (the score compared with the threshold) and, where they apply,
         ``p_left``, ``p_hand``, ``detector_score`` and ``hand_box`` (the refined box; ``box``
         stays the detector's box that placed the crop). An image without a hand gives an empty
