@@ -59,8 +59,9 @@ NO_HAND = "no hand found by the detector"
 # the joints' box alone finds as many hands, but on the composites it lost 0.2 AP, the mean lost
 # none), the score is re-weighted by the presence head where one is attached, and boxes
 # overlapping a better one by more than REFINE_NMS_IOU (or lying in it by more than REFINE_INSIDE
-# of their area) are dropped: several peaks on one hand give one hand. Without a presence head the scores stay the detector's, so
-# only candidates at the threshold are reconstructed, and for one hand (``predict``) only the best.
+# of their area) are dropped: several peaks on one hand give one hand. Without a presence head
+# the scores stay the detector's, so only candidates at the threshold are reconstructed, and for
+# one hand (``predict``) only the best.
 REFINE_CANDIDATES = 8
 # For one hand (``predict``) with a presence head: at most this many candidates, best detector score
 # first (each costs a reconstruction; on the validation sets 3 lose nothing on the signer frames,
