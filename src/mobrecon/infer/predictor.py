@@ -604,7 +604,8 @@ def load_presence_head(presence, model) -> PresenceHead | None:
         head, fingerprint, meta = load_presence(presence)
         if fingerprint != mine:
             raise ValueError(f"{presence}: this presence head was fitted on the encoder of "
-                             f"{meta.get('model', 'another model')} (fingerprint {fingerprint}), not on this model's ({mine})")
+                             f"{meta.get('model', 'another model')} (fingerprint {fingerprint}), "
+                             f"not on this model's ({mine})")
     head.meta = meta
     return head
 
