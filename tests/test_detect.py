@@ -276,6 +276,9 @@ def test_predictor_without_a_box_runs_the_detector(random_model):
     frames = [np.roll(img, 2 * i, axis=1) for i in range(4)]
     results, report = pred.predict_video(frames)
     assert len(results) == 4 and report["detector_runs"] == stub.calls - 2 >= 1
+    # a video (re)finds its hand as a photo does: the first frame's hand is predict's
+    assert "hand_box" in results[0].extra
+    assert np.allclose(results[0].vertices, pred.predict(frames[0]).vertices, atol=1e-5)
     with pytest.raises(ValueError, match="no hand detector"):
         Predictor(random_model).predict_hands(img)
 

@@ -499,7 +499,7 @@ class Predictor:
                       fps: float = 30.0, margin: float = BOX_MARGIN,
                       hand: HandSide | None = None) -> tuple[list[HandResult], dict[str, Any]]:
         """Frame by frame, each frame's crop placed around the previous frame's 2D joints (the
-        first frame: ``box``, else the attached detector's best hand, else the whole frame).
+        first frame: ``box``, else the best hand :meth:`predict_hands` finds, else the whole frame).
         With a detector, tracking counts as lost when the hand leaves the frame or the 2D joints
         no longer look like a hand in the crop (their box under 15 % or over 150 % of the crop's
         side); the detector then runs on the next frame. Handedness (``hand``, else the
@@ -514,7 +514,7 @@ class Predictor:
         detector_runs = 0
         left, lost = False, True
         for frame in frames:
-            crop, box_margin = None, BOX_MARGIN
+            crop = None
             if results and not lost:  # track: the crop around the previous frame's 2D joints
                 prev = results[-1]
                 crop = hand_box(prev.joints2d, margin=margin)
@@ -523,19 +523,22 @@ class Predictor:
                 if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
                     crop = None  # the hand left the frame: start over
             frame_box = box if not results or self.detector is None else None
+            found = []
             if crop is None and frame_box is None and self.detector is not None:
+                # (re)finding the hand: as predict does (candidates weighed, handedness decided)
                 frame = read_image(frame)
                 detector_runs += 1
-                found = self.detector.detect(frame)
-                frame_box = found[0].box if found else None
-                box_margin = DETECTION_MARGIN
-                left = self._given_left(hand, bool(found) and found[0].left)
-            elif crop is None:
-                left = self._given_left(hand)
-            p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left, margin=box_margin)
-            left = p["left"]  # a tracked hand keeps the handedness found when it was (re)found
-            out = self._run_prepared([p])
-            r = self._finish(p, {k: v[0] for k, v in out.items()})
+                found = self.predict_hands(frame, K, max_hands=1, hand=hand)
+            if found:
+                r = found[0]
+                left = r.extra["handedness"] == "left"
+            else:
+                if crop is None:
+                    left = self._given_left(hand)
+                p = self._prepare(frame, frame_box if crop is None else None, K, crop, left=left, margin=BOX_MARGIN)
+                left = p["left"]  # a tracked hand keeps the handedness found when it was (re)found
+                out = self._run_prepared([p])
+                r = self._finish(p, {k: v[0] for k, v in out.items()})
             results.append(r)
             spread = float(np.max(r.joints2d.max(0) - r.joints2d.min(0)))
             lost = self.detector is not None and not (0.15 <= spread / r.crop.side <= 1.5)
