@@ -36,7 +36,7 @@ from mobrecon.detect.dataset import CompositeDataset
 from mobrecon.detect.detector import HandDetector
 from mobrecon.detect.handedness import encoder_fingerprint
 from mobrecon.detect.presence import DEFAULT_MIX, fit_presence, save_presence
-from mobrecon.detect.real_eval import ALL_HANDS_LABELS, teacher_boxes, whole_hand_box
+from mobrecon.detect.real_eval import ALL_HANDS_LABELS, joints_hand_box, teacher_boxes, whole_hand_box
 from mobrecon.infer.hand_finder import HandFinder
 from mobrecon.infer.predictor import load
 
@@ -80,8 +80,7 @@ def training_features(pred, det, hands, count: int | None = None, progress: bool
                 y = 1.0
             else:
                 r = pred._finish(p, {name: v[k] for name, v in out.items()})
-                j2 = r.joints2d.astype(np.float64)
-                refined = whole_hand_box(np.concatenate([j2.min(0), j2.max(0)]))
+                refined = joints_hand_box(r.joints2d)
                 iou = max(box_iou(np.array([boxes[k]]), gt).max(), box_iou(refined[None], gt).max()) if len(gt) else 0.0
                 y = 1.0 if iou >= 0.5 else 0.0 if iou < 0.3 else None
             if y is not None:

@@ -38,6 +38,13 @@ def whole_hand_box(kp_box: np.ndarray, widen: float = WHOLE_HAND_WIDEN) -> np.nd
     return np.concatenate([c - half, c + half], -1)
 
 
+def joints_hand_box(joints2d: np.ndarray) -> np.ndarray:
+    """(21, 2) 2D joints -> the whole-hand box (4,) around them (:func:`whole_hand_box` of
+    their box)."""
+    j = np.asarray(joints2d, np.float64)
+    return whole_hand_box(np.concatenate([j.min(0), j.max(0)]))
+
+
 ALL_HANDS_LABELS = "signers_allhands.npz"  # the signer frames labelled as plain images: every hand
 
 

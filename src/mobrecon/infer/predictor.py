@@ -34,7 +34,7 @@ from mobrecon.detect.handedness import (HandednessClassifier, encoded_features_n
                                         shipped_heads)
 from mobrecon.detect.presence import (DEFAULT_MIX, PresenceHead, combined_score, load_presence,
                                       shipped_presence_heads)
-from mobrecon.detect.real_eval import whole_hand_box
+from mobrecon.detect.real_eval import joints_hand_box
 from mobrecon.eval.metrics import accel
 from mobrecon.extras import require
 from mobrecon.image import ImageLike, read_image
@@ -319,6 +319,12 @@ class Predictor:
         """The most a candidate can score once re-weighted by the presence head (P(hand) = 1)."""
         return float(combined_score(detector_score, 1.0, self._mix))
 
+    def _hand_score(self, r: HandResult) -> float:
+        """A reconstructed candidate's score: the detector's, re-weighted by P(hand) where the
+        presence head gave one (before :meth:`_refined` stores it as ``detection_score``)."""
+        det = r.extra["detection_score"]
+        return float(combined_score(det, r.extra["p_hand"], self._mix)) if "p_hand" in r.extra else det
+
     def _best_candidates(self, rgb: np.ndarray, found: list, K, hand: HandSide | None) -> list[HandResult]:
         """For one hand: candidates reconstructed one by one, best detector score first, until the
         next one could not beat the best re-weighted score so far (exact: the best hand is the
@@ -329,7 +335,7 @@ class Predictor:
             if self._score_bound(d.score) <= best:
                 break
             r = self._hands_from(rgb, [d], K, hand)[0]
-            best = max(best, float(combined_score(d.score, r.extra["p_hand"], self._mix)))
+            best = max(best, self._hand_score(r))
             results.append(r)
         return results
 
@@ -354,14 +360,10 @@ class Predictor:
         score re-weighted by P(hand), best first, duplicates (by the refined boxes) dropped."""
         if not results:
             return []
-        mix = self._mix
         rows = []
         for i, r in enumerate(results):
-            det = r.extra["detection_score"]
-            score = float(combined_score(det, r.extra["p_hand"], mix)) if "p_hand" in r.extra else det
-            j2 = r.joints2d.astype(np.float64)
-            joints_box = whole_hand_box(np.concatenate([j2.min(0), j2.max(0)]))
-            box = (1 - REFINE_BLEND) * r.box.astype(np.float64) + REFINE_BLEND * joints_box
+            det, score = r.extra["detection_score"], self._hand_score(r)
+            box = (1 - REFINE_BLEND) * r.box.astype(np.float64) + REFINE_BLEND * joints_hand_box(r.joints2d)
             r.extra.update(detector_score=det, detection_score=round(score, 4), hand_box=np.round(box, 2).tolist())
             rows.append([*box, score, i])
         rows = np.array(rows, np.float64)
